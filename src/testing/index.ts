@@ -1,0 +1,110 @@
+/**
+ * `converge/testing`: a real control plane for tests. One plane per test run (started by the global setup, or
+ * by the first test file that asks, or given from outside), and an isolated namespace per test.
+ *
+ * Which cluster a test run uses, in order:
+ * 1. `CONVERGE_TEST_KUBECONFIG`: a kubeconfig to use as it is (the global setup sets it for its plane);
+ * 2. `CONVERGE_TEST_USE_EXISTING_CLUSTER=true`: the cluster of `KUBECONFIG` (never implied: tests create and
+ *    delete namespaces, so pointing them at a real cluster must be a decision);
+ * 3. otherwise a new plane owned by the test process, stopped when its tests end.
+ */
+import { randomBytes } from "node:crypto";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { ControlPlane, type PlaneMode } from "../cluster/control-plane.ts";
+import { type ClusterCredentials, PlaneHttp } from "../cluster/http.ts";
+import { credentialsFromKubeconfig } from "../cluster/state.ts";
+
+export interface TestPlane {
+  /** Path of a kubeconfig for the plane (admin credentials). */
+  kubeconfig: string;
+  server: string;
+  credentials: ClusterCredentials;
+  /** A small HTTPS+JSON client authenticated as the kubeconfig's user. */
+  http: PlaneHttp;
+  /** The plane this process started, if it started one (undefined when reusing a cluster). */
+  plane: ControlPlane | undefined;
+  /**
+   * Creates a namespace for one test, named after it, deleted after it (`t.after`), labelled
+   * `converge.dev/test=true` so that leftovers of a killed run are easy to find.
+   */
+  namespace(t?: { name: string; after: (fn: () => Promise<void>) => void }): Promise<string>;
+  /** Stops the plane if this process started it; otherwise just closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface TestPlaneOptions {
+  /** Mode of a plane started here (default: `CONVERGE_TEST_PLANE_MODE`, else `full`). */
+  mode?: PlaneMode;
+  /** Register teardown with node:test's `after` (default true). Pass false with other runners and call stop(). */
+  registerAfter?: boolean;
+}
+
+let shared: Promise<TestPlane> | undefined;
+
+/** The test run's plane: reused within a process, started on first use if none was given. */
+export function testPlane(options: TestPlaneOptions = {}): Promise<TestPlane> {
+  if (!shared) {
+    shared = connect(options);
+    if (options.registerAfter !== false) after(async () => (await shared)?.stop());
+  }
+  return shared;
+}
+
+async function connect(options: TestPlaneOptions): Promise<TestPlane> {
+  const env = process.env;
+  let kubeconfig = env.CONVERGE_TEST_KUBECONFIG;
+  if (!kubeconfig && env.CONVERGE_TEST_USE_EXISTING_CLUSTER === "true") {
+    kubeconfig = env.KUBECONFIG?.split(":")[0] || join(homedir(), ".kube", "config");
+  }
+  if (kubeconfig) {
+    const credentials = await credentialsFromKubeconfig(kubeconfig);
+    if (!credentials) {
+      throw new Error(`cannot use ${kubeconfig}: no server with a client certificate or token in its current context`);
+    }
+    return handle(kubeconfig, credentials, undefined);
+  }
+  const mode = options.mode ?? (env.CONVERGE_TEST_PLANE_MODE === "minimal" ? "minimal" : "full");
+  const plane = await ControlPlane.start({ name: "test", mode, log: (l) => process.stderr.write(`# ${l}\n`) });
+  return handle(plane.kubeconfigPath, plane.credentials, plane);
+}
+
+function handle(kubeconfig: string, credentials: ClusterCredentials, plane: ControlPlane | undefined): TestPlane {
+  const http = plane?.http ?? new PlaneHttp(credentials);
+  return {
+    kubeconfig,
+    server: credentials.server,
+    credentials,
+    http,
+    plane,
+    async namespace(t) {
+      const name = namespaceName(t?.name ?? "test");
+      await http.expectOk("POST", "/api/v1/namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name, labels: { "converge.dev/test": "true" } },
+      });
+      // Deletion is asynchronous (the namespace controller empties it); tests do not wait for it.
+      t?.after(async () => {
+        await http.request("DELETE", `/api/v1/namespaces/${name}`);
+      });
+      return name;
+    },
+    async stop() {
+      if (plane) await plane.stop();
+      else http.close();
+    },
+  };
+}
+
+/** A valid, unique namespace name derived from a test name (DNS label: at most 63 characters). */
+export function namespaceName(testName: string): string {
+  const slug = testName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 50)
+    .replace(/-+$/g, "");
+  return `${slug || "test"}-${randomBytes(4).toString("hex")}`;
+}
