@@ -232,9 +232,9 @@ class Builder {
       return JSON.parse(stdout) as { Dir: string; GoMod: string };
     } catch (err) {
       if (err instanceof CommandError) {
-        const proxy = this.env.GOPROXY || "the default Go module proxy";
+        const proxy = this.env.GOPROXY ? `GOPROXY=${this.env.GOPROXY}` : "the default GOPROXY";
         throw new Error(
-          `could not download ${module} through ${proxy}; is the Go module proxy reachable?\n${indent(err.tail)}`,
+          `could not download ${module} (${proxy}); is the Go module proxy reachable?\n${indent(err.tail)}`,
         );
       }
       throw err;
