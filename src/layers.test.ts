@@ -10,8 +10,16 @@ import { test } from "node:test";
 const allowed: Record<string, readonly string[]> = {
   // The local control plane is its own unit: it depends on no other layer.
   cluster: [],
-  testing: ["cluster"],
-  cli: ["cluster"],
+  // The runtime, bottom to top.
+  types: [],
+  client: ["types"],
+  cache: ["types", "client"],
+  queue: [],
+  controller: ["types", "client", "cache", "queue"],
+  manager: ["types", "client", "cache", "queue", "controller"],
+  // On top.
+  testing: ["cluster", "types", "client", "cache", "queue", "controller", "manager"],
+  cli: ["cluster", "types", "client", "cache", "queue", "controller", "manager"],
 };
 
 async function* sources(dir: string): AsyncGenerator<string> {

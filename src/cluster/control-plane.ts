@@ -75,7 +75,7 @@ export class ControlPlane {
   readonly credentials: ClusterCredentials;
   /** A small HTTPS client authenticated as the plane's admin (system:masters). */
   readonly http: PlaneHttp;
-  private readonly components: Array<{ proc: ComponentProcess; state: ComponentState }>;
+  private readonly components: Array<{ proc: ComponentProcess; state: ComponentState; args: string[] }>;
   private readonly ownsDir: boolean;
   private stopped = false;
 
@@ -85,7 +85,7 @@ export class ControlPlane {
     dir: string;
     ownsDir: boolean;
     credentials: ClusterCredentials;
-    components: Array<{ proc: ComponentProcess; state: ComponentState }>;
+    components: Array<{ proc: ComponentProcess; state: ComponentState; args: string[] }>;
   }) {
     this.name = init.name;
     this.mode = init.mode;
@@ -153,12 +153,12 @@ export class ControlPlane {
     };
     await writeFile(files.kubeconfig, kubeconfigYaml(name, credentials), { mode: 0o600 });
 
-    const components: Array<{ proc: ComponentProcess; state: ComponentState }> = [];
+    const components: Array<{ proc: ComponentProcess; state: ComponentState; args: string[] }> = [];
     const plane = new ControlPlane({ name, mode, dir, ownsDir, credentials, components });
     const launch = (state: Omit<ComponentState, "pid" | "logFile">, args: string[]): ComponentProcess => {
       const logFile = join(dir, "logs", `${state.name}.log`);
       const proc = new ComponentProcess({ name: state.name, binary: state.binary, args, logFile });
-      components.push({ proc, state: { ...state, pid: proc.pid ?? -1, logFile } });
+      components.push({ proc, state: { ...state, pid: proc.pid ?? -1, logFile }, args });
       return proc;
     };
 
@@ -370,6 +370,36 @@ export class ControlPlane {
   /** Each component's pid, ports and health. */
   async status(): Promise<ComponentStatus[]> {
     return componentStatuses(this.state());
+  }
+
+  /**
+   * Stops one component and starts it again with the same flags and ports, for tests of what survives an outage
+   * (a watch cut by an apiserver restart, a kwok restart). Resolves once it answers its health endpoint again.
+   */
+  async restart(name: string, options: { downMs?: number; timeoutMs?: number } = {}): Promise<void> {
+    const entry = this.components.find((c) => c.state.name === name);
+    if (!entry) throw new Error(`no component "${name}" in this plane`);
+    await entry.proc.stop();
+    if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
+    const proc = new ComponentProcess({
+      name,
+      binary: entry.state.binary,
+      args: entry.args,
+      logFile: entry.state.logFile,
+    });
+    entry.proc = proc;
+    entry.state = { ...entry.state, pid: proc.pid ?? -1 };
+    await writePlaneState(this.dir, this.state());
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    await waitFor(`${name} to be healthy again`, deadline, [proc], async () => {
+      if (name === "kube-apiserver") {
+        return (
+          (await this.http.request("GET", "/readyz", undefined, { timeoutMs: 2_000 }).catch(() => ({ status: 0 })))
+            .status === 200
+        );
+      }
+      return (await probe(entry.state.health)) === 200;
+    });
   }
 
   /** Stops every component (reverse start order) and removes the data directory unless `keepDir`. */

@@ -1,0 +1,265 @@
+import type { Client, ObjectKey } from "../client/client.ts";
+import { objectKey } from "../client/client.ts";
+import type { KubeObject, ResourceType } from "../types/resource.ts";
+import { Informer, type InformerLog, type InformerOptions, stripManagedFields } from "./informer.ts";
+import { parseLabelSelector } from "./selector.ts";
+import { byControllerUid, byNamespace, byOwnerUid, keyOf } from "./store.ts";
+
+/** The scope of one shared informer: kind, namespace, selectors, and whether it caches metadata only. */
+export interface InformerScope {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  metadataOnly?: boolean;
+}
+
+export interface CacheOptions {
+  /** Defaults for every informer (timeouts, backoff, page size, transform). */
+  informerDefaults?: Omit<InformerOptions<KubeObject>, keyof InformerScope | "indexes">;
+  /** Make reads reflect this client's writes at once (default true). */
+  readYourWrites?: boolean;
+  /** How long a remembered write may wait for its watch event before it is dropped (default 30 s). */
+  overlayTtlMs?: number;
+  log?: InformerLog;
+}
+
+export interface ListFromCacheOptions {
+  namespace?: string;
+  labelSelector?: string;
+  /** Objects whose index `name` has `value`, e.g. `{ name: "owner", value: parent.metadata.uid }`. */
+  index?: { name: string; value: string };
+}
+
+/** Built-in indexes on every informer: `namespace`, `owner` (any owner uid), `controller` (controller owner uid). */
+export const builtinIndexes = { namespace: byNamespace, owner: byOwnerUid, controller: byControllerUid };
+
+interface OverlayEntry {
+  /** The object as the write returned it; undefined when the write deleted it. */
+  object: KubeObject | undefined;
+  resourceVersion: string | undefined;
+  /** uid of the deleted object, so that a re-creation by someone else ends the tombstone. */
+  deletedUid: string | undefined;
+  /** Sequence number, to drop entries older than a relist. */
+  seq: number;
+  expiresAt: number;
+}
+
+/**
+ * resourceVersions are opaque by contract; the etcd-backed apiserver issues increasing integers. Where both sides
+ * are integers we use that order to tell whether the informer has caught up with a write; otherwise only an
+ * exact match (or the overlay's TTL) ends the overlay.
+ */
+function notOlder(rv: string | undefined, than: string | undefined): boolean {
+  if (!rv || !than) return false;
+  if (rv === than) return true;
+  if (/^\d+$/.test(rv) && /^\d+$/.test(than)) return rv.length !== than.length ? rv.length > than.length : rv > than;
+  return false;
+}
+
+class SharedInformer<T extends KubeObject> {
+  readonly informer: Informer<T>;
+  readonly scope: InformerScope;
+  readonly overlay = new Map<string, OverlayEntry>();
+  private readonly matchesLabels: ((labels: Record<string, string> | undefined) => boolean) | undefined;
+
+  constructor(informer: Informer<T>, scope: InformerScope) {
+    this.informer = informer;
+    this.scope = scope;
+    this.matchesLabels = scope.labelSelector ? parseLabelSelector(scope.labelSelector) : undefined;
+  }
+
+  covers(obj: KubeObject | undefined, key: ObjectKey): boolean {
+    if (this.scope.namespace && key.namespace !== this.scope.namespace) return false;
+    if (this.scope.fieldSelector) return false; // cannot evaluate every field selector client-side
+    if (this.matchesLabels && obj && !this.matchesLabels(obj.metadata?.labels)) return false;
+    return true;
+  }
+}
+
+/**
+ * Shared informers, one per kind and scope, and reads from them. Reads are synchronous and never go to the
+ * apiserver. With readYourWrites (the default), an object this process just wrote is returned as written until
+ * the informer has seen that write — controller-runtime's cache cannot promise this (its issues #1464, #2209).
+ */
+export class Cache {
+  readonly client: Client;
+  private readonly options: CacheOptions;
+  private readonly shared = new Map<string, SharedInformer<KubeObject>>();
+  private started = false;
+  private seq = 0;
+  private readonly unsubscribe: (() => void) | undefined;
+
+  constructor(client: Client, options: CacheOptions = {}) {
+    this.client = client;
+    this.options = options;
+    if (options.readYourWrites !== false) {
+      this.unsubscribe = client.onWrite((type, write) => this.remember(type, write.key, write.object));
+    }
+  }
+
+  /** The shared informer of a kind and scope, created on first use (and started if the cache runs). */
+  informer<T extends KubeObject>(type: ResourceType<T>, scope: InformerScope = {}): Informer<T> {
+    const id = informerId(type, scope);
+    let s = this.shared.get(id) as SharedInformer<T> | undefined;
+    if (!s) {
+      const transform = this.options.informerDefaults?.transform ?? stripManagedFields;
+      const informer = new Informer<T>(this.client, type, {
+        ...(this.options.informerDefaults as Omit<InformerOptions<T>, keyof InformerScope>),
+        ...scope,
+        transform: transform as unknown as (obj: T) => T,
+        indexes: builtinIndexes,
+        ...(this.options.log ? { log: this.options.log } : {}),
+      });
+      s = new SharedInformer(informer, scope);
+      this.watchOverlay(s);
+      this.shared.set(id, s as unknown as SharedInformer<KubeObject>);
+      if (this.started) informer.start();
+    }
+    return s.informer;
+  }
+
+  /** Every informer created so far. */
+  informers(): Informer<KubeObject>[] {
+    return [...this.shared.values()].map((s) => s.informer);
+  }
+
+  start(): void {
+    this.started = true;
+    for (const s of this.shared.values()) s.informer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.unsubscribe?.();
+    await Promise.all([...this.shared.values()].map((s) => s.informer.stop()));
+  }
+
+  /** Waits until every informer has listed once; fails after `timeoutMs` naming the ones that did not. */
+  async waitForSync(timeoutMs = 120_000): Promise<void> {
+    await Promise.all([...this.shared.values()].map((s) => s.informer.waitForSync(timeoutMs)));
+  }
+
+  /** Whether every informer has synced (for readiness probes). */
+  get synced(): boolean {
+    return [...this.shared.values()].every((s) => s.informer.hasSynced);
+  }
+
+  /** One object by key, or undefined. Throws if no informer of the kind covers the key. */
+  get<T extends KubeObject>(type: ResourceType<T>, key: ObjectKey | string): T | undefined {
+    const k = objectKey(key);
+    const s = this.readerFor(type, k.namespace);
+    const id = k.namespace ? `${k.namespace}/${k.name}` : k.name;
+    const entry = s.overlay.get(id);
+    if (entry) {
+      if (entry.expiresAt > Date.now()) return entry.object as T | undefined;
+      s.overlay.delete(id);
+    }
+    return s.informer.store.get(id);
+  }
+
+  /** Objects of a kind, optionally in one namespace, matching a label selector, or by index. */
+  list<T extends KubeObject>(type: ResourceType<T>, opts: ListFromCacheOptions = {}): T[] {
+    const s = this.readerFor(type, opts.namespace);
+    const store = s.informer.store;
+    let items: T[];
+    if (opts.index) items = store.byIndex(opts.index.name, opts.index.value);
+    else if (opts.namespace) items = store.byIndex("namespace", opts.namespace);
+    else items = [...store.values()];
+    const match = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : undefined;
+    const keep = (o: KubeObject) =>
+      (!opts.namespace || o.metadata?.namespace === opts.namespace) &&
+      (!match || match(o.metadata?.labels)) &&
+      (!opts.index || (s.informer.options.indexes?.[opts.index.name]?.(o as T) ?? []).includes(opts.index.value));
+    if (s.overlay.size === 0) return match ? items.filter(keep) : items;
+    const now = Date.now();
+    const byKey = new Map(items.map((o) => [keyOf(o), o]));
+    for (const [key, entry] of s.overlay) {
+      if (entry.expiresAt <= now) continue;
+      if (entry.object === undefined) byKey.delete(key);
+      else if (keep(entry.object)) byKey.set(key, entry.object as T);
+      else byKey.delete(key);
+    }
+    return [...byKey.values()].filter(keep);
+  }
+
+  private readerFor<T extends KubeObject>(type: ResourceType<T>, namespace: string | undefined): SharedInformer<T> {
+    let fallback: SharedInformer<T> | undefined;
+    for (const s of this.shared.values()) {
+      const i = s.informer;
+      if (i.type.apiVersion !== type.apiVersion || i.type.kind !== type.kind) continue;
+      if (s.scope.labelSelector || s.scope.fieldSelector) continue;
+      if (!s.scope.namespace) return s as unknown as SharedInformer<T>;
+      if (namespace && s.scope.namespace === namespace) fallback = s as unknown as SharedInformer<T>;
+    }
+    if (fallback) return fallback;
+    throw new Error(
+      `no informer caches ${type.kind} (${type.apiVersion})${namespace ? ` in namespace ${namespace}` : ""}; ` +
+        "declare the kind on the controller (for / owns / watches) or create one with cache.informer(type)",
+    );
+  }
+
+  /** Records a write of this process so that reads return it until the informer has caught up. */
+  private remember(type: ResourceType, key: ObjectKey, object: KubeObject | undefined): void {
+    const ttl = this.options.overlayTtlMs ?? 30_000;
+    for (const s of this.shared.values()) {
+      const i = s.informer;
+      if (i.type.apiVersion !== type.apiVersion || i.type.kind !== type.kind || !s.covers(object, key)) continue;
+      const id = key.namespace ? `${key.namespace}/${key.name}` : key.name;
+      const current = i.store.get(id);
+      const rv = object?.metadata?.resourceVersion;
+      // The watch event can arrive before the write's own response; then there is nothing to bridge.
+      if (object && notOlder(current?.metadata?.resourceVersion, rv)) continue;
+      if (!object && !current) continue;
+      const stored = object ? (i.options.metadataOnly ? metadataOnly(object) : stripManagedFields(object)) : undefined;
+      s.overlay.set(id, {
+        object: stored,
+        resourceVersion: rv,
+        deletedUid: object ? undefined : current?.metadata?.uid,
+        seq: ++this.seq,
+        expiresAt: Date.now() + ttl,
+      });
+    }
+  }
+
+  private watchOverlay<T extends KubeObject>(s: SharedInformer<T>): void {
+    let relistSeq = 0;
+    s.informer.onEvent((event) => {
+      if (event.type === "RELIST_START") {
+        relistSeq = this.seq;
+        return;
+      }
+      if (event.type === "RELIST_END") {
+        // A list that started after a write includes it.
+        for (const [key, entry] of s.overlay) if (entry.seq <= relistSeq) s.overlay.delete(key);
+        return;
+      }
+      if (s.overlay.size === 0 || !("object" in event)) return;
+      const key = keyOf(event.object);
+      const entry = s.overlay.get(key);
+      if (!entry) return;
+      if (event.type === "DELETED") {
+        s.overlay.delete(key);
+      } else if (entry.object === undefined) {
+        if (event.object.metadata?.uid !== entry.deletedUid) s.overlay.delete(key);
+      } else if (notOlder(event.object.metadata?.resourceVersion, entry.resourceVersion)) {
+        s.overlay.delete(key);
+      }
+    });
+  }
+}
+
+function informerId(type: ResourceType, scope: InformerScope): string {
+  return [
+    type.apiVersion,
+    type.kind,
+    scope.namespace ?? "",
+    scope.labelSelector ?? "",
+    scope.fieldSelector ?? "",
+    scope.metadataOnly ? "meta" : "full",
+  ].join("|");
+}
+
+function metadataOnly(obj: KubeObject): KubeObject {
+  const { managedFields: _m, ...metadata } = obj.metadata ?? {};
+  return { apiVersion: "meta.k8s.io/v1", kind: "PartialObjectMetadata", metadata };
+}

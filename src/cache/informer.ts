@@ -1,0 +1,365 @@
+import type { Client, WatchEvent } from "../client/client.ts";
+import { ApiError, GoneError, isGone, type StatusBody } from "../client/errors.ts";
+import type { KubeObject, ResourceType } from "../types/resource.ts";
+import { type IndexFunc, keyOf, Store } from "./store.ts";
+
+/** Receives an informer's changes, in order. `initial` marks objects delivered by a (re)list. */
+export interface EventHandler<T> {
+  add?(obj: T, initial: boolean): void;
+  update?(oldObj: T, newObj: T): void;
+  /** `finalStateUnknown`: the object vanished during a relist, so its last state may be older than its deletion. */
+  delete?(obj: T, finalStateUnknown: boolean): void;
+}
+
+export type InformerLog = (
+  level: "debug" | "info" | "warn" | "error",
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+export interface InformerOptions<T extends KubeObject> {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Cache PartialObjectMetadata only (names, labels, owners...), not specs and statuses. */
+  metadataOnly?: boolean;
+  /**
+   * Applied to every object before it is stored. Default: drop `metadata.managedFields`, which operators rarely
+   * read and which is often the largest part of an object.
+   */
+  transform?: (obj: T) => T;
+  /** List page size (default 500). */
+  pageSize?: number;
+  /**
+   * A watch that delivers no event and no bookmark for this long is taken for dead and restarted (default
+   * 180 s; the apiserver sends a bookmark about once a minute). Silent stalls are the worst failure of watch
+   * loops that trust the TCP connection.
+   */
+  inactivityTimeoutMs?: number;
+  /** Server-side watch timeout range in seconds; each watch picks one at random (default 300–600). */
+  watchTimeoutSeconds?: readonly [number, number];
+  /** Reconnect backoff: 800 ms doubling to 30 s, with full jitter, reset after 2 min of healthy watching. */
+  backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
+  /** Replay every cached object as an update this often (default: never). */
+  resyncMs?: number;
+  indexes?: Record<string, IndexFunc<T>>;
+  log?: InformerLog;
+}
+
+/** Strips managedFields (the default transform). */
+export function stripManagedFields<T extends KubeObject>(obj: T): T {
+  if (!obj.metadata?.managedFields) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
+}
+
+class StalledWatchError extends Error {}
+
+/**
+ * Lists then watches one kind (in one namespace or all, with optional selectors) and keeps a Store current.
+ * Resumes from the last resourceVersion after a watch ends, relists after 410 Gone, backs off with jitter on
+ * errors, and restarts a watch that went silent. Handlers see adds, updates and deletes in order.
+ */
+export class Informer<T extends KubeObject> {
+  readonly type: ResourceType<T>;
+  readonly store = new Store<T>();
+  readonly options: InformerOptions<T>;
+  private readonly client: Client;
+  private readonly handlers = new Set<EventHandler<T>>();
+  private readonly listeners = new Set<(event: InformerEvent<T>) => void>();
+  private readonly transform: (obj: T) => T;
+  private resourceVersion: string | undefined;
+  private synced = false;
+  private readonly syncWaiters: Array<() => void> = [];
+  private running: Promise<void> | undefined;
+  private abort: AbortController | undefined;
+  private stopped = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  /** Counters for health checks, metrics and tests. */
+  readonly stats = { lists: 0, watches: 0, events: 0, stalls: 0, errors: 0, lastEventAt: 0 };
+
+  constructor(client: Client, type: ResourceType<T>, options: InformerOptions<T> = {}) {
+    this.client = client;
+    this.type = type;
+    this.options = options;
+    this.transform = options.transform ?? stripManagedFields;
+    for (const [name, fn] of Object.entries(options.indexes ?? {})) this.store.addIndex(name, fn);
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** The resourceVersion the informer has caught up to. */
+  get lastResourceVersion(): string | undefined {
+    return this.resourceVersion;
+  }
+
+  /**
+   * Adds a handler. Objects already in the store are replayed to it as initial adds, so a handler added late
+   * misses nothing. Returns a function that removes it.
+   */
+  addHandler(handler: EventHandler<T>): () => void {
+    this.handlers.add(handler);
+    if (handler.add) for (const obj of this.store.values()) this.safely(() => handler.add?.(obj, true));
+    return () => this.handlers.delete(handler);
+  }
+
+  /** Low-level listener of every applied event, including relist markers (used by the cache's overlay). */
+  onEvent(listener: (event: InformerEvent<T>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  addIndex(name: string, fn: IndexFunc<T>): void {
+    this.store.addIndex(name, fn);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.stopped = false;
+    this.running = this.run();
+    if (this.options.resyncMs) {
+      this.resyncTimer = setInterval(() => {
+        for (const obj of this.store.values()) this.emitUpdate(obj, obj);
+      }, this.options.resyncMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.resyncTimer);
+    this.abort?.abort();
+    await this.running;
+    this.running = undefined;
+  }
+
+  /** Resolves once the first list is in the store; rejects after `timeoutMs` (default 120 s, like controller-runtime). */
+  waitForSync(timeoutMs = 120_000): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`${this.describe()} did not sync within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.syncWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  describe(): string {
+    const scope = this.options.namespace ? ` in namespace ${this.options.namespace}` : "";
+    return `informer for ${this.type.kind} (${this.type.apiVersion})${scope}`;
+  }
+
+  private log(level: "debug" | "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void {
+    this.options.log?.(level, msg, { kind: this.type.kind, namespace: this.options.namespace, ...fields });
+  }
+
+  private async run(): Promise<void> {
+    const initialMs = this.options.backoff?.initialMs ?? 800;
+    const maxMs = this.options.backoff?.maxMs ?? 30_000;
+    const resetAfterMs = this.options.backoff?.resetAfterMs ?? 120_000;
+    let delay = initialMs;
+    let needList = true;
+    while (!this.stopped) {
+      const started = Date.now();
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        await this.watchOnce();
+        // A watch the server ends at once, over and over, would otherwise become a busy loop.
+        if (Date.now() - started < 1_000) await this.sleep(Math.random() * initialMs);
+      } catch (err) {
+        if (this.stopped) break;
+        if (isGone(err)) {
+          // Our resourceVersion fell out of the apiserver's window: only a new list can catch up.
+          this.log("info", "resourceVersion expired; relisting", { resourceVersion: this.resourceVersion });
+          needList = true;
+          continue;
+        }
+        if (err instanceof StalledWatchError) {
+          this.stats.stalls++;
+          this.log("warn", "watch delivered nothing within the inactivity timeout; restarting it", {
+            timeoutMs: this.inactivityTimeoutMs(),
+          });
+        } else {
+          this.stats.errors++;
+          this.log("warn", "list/watch failed; retrying", { error: (err as Error).message, retryInMs: delay });
+        }
+        if (Date.now() - started > resetAfterMs) delay = initialMs;
+        // Full jitter spreads the reconnects of many informers (and many replicas) after an apiserver restart.
+        await this.sleep(Math.random() * delay);
+        delay = Math.min(delay * 2, maxMs);
+        continue;
+      }
+      if (Date.now() - started > resetAfterMs) delay = initialMs;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const controller = new AbortController();
+      this.abort = controller;
+      const timer = setTimeout(resolve, ms);
+      controller.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private inactivityTimeoutMs(): number {
+    return this.options.inactivityTimeoutMs ?? 180_000;
+  }
+
+  /**
+   * Lists page by page, applying each page to the store as it comes, so memory never holds the old store and a
+   * whole new list at once; objects not seen in the new list are deleted afterwards.
+   */
+  private async relist(): Promise<void> {
+    const controller = new AbortController();
+    this.abort = controller;
+    this.stats.lists++;
+    this.emitRaw({ type: "RELIST_START" });
+    const seen = new Set<string>();
+    let rv: string | undefined;
+    for await (const page of this.client.listPages(this.type, {
+      ...this.selectors(),
+      pageSize: this.options.pageSize ?? 500,
+      signal: controller.signal,
+    })) {
+      rv ??= page.metadata.resourceVersion;
+      for (const raw of page.items) {
+        const obj = this.transform(this.typed(raw));
+        const key = keyOf(obj);
+        seen.add(key);
+        const old = this.store.set(key, obj);
+        if (!old) this.emitAdd(obj, true);
+        else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emitUpdate(old, obj);
+      }
+    }
+    for (const key of [...this.store.keys()]) {
+      if (seen.has(key)) continue;
+      const old = this.store.delete(key);
+      if (old) this.emitDelete(old, true);
+    }
+    this.resourceVersion = rv;
+    this.emitRaw({ type: "RELIST_END" });
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  private selectors() {
+    return {
+      ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
+      ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
+      ...(this.options.fieldSelector ? { fieldSelector: this.options.fieldSelector } : {}),
+      ...(this.options.metadataOnly ? { metadataOnly: true } : {}),
+    };
+  }
+
+  /** List items lack apiVersion and kind; restore them so that cached objects are complete. */
+  private typed(obj: T): T {
+    if (this.options.metadataOnly) return obj;
+    if (obj.apiVersion && obj.kind) return obj;
+    return { ...obj, apiVersion: this.type.apiVersion, kind: this.type.kind };
+  }
+
+  private async watchOnce(): Promise<void> {
+    const controller = new AbortController();
+    this.abort = controller;
+    let stalled = false;
+    const timeoutMs = this.inactivityTimeoutMs();
+    let timer = setTimeout(onStall, timeoutMs);
+    function onStall() {
+      stalled = true;
+      controller.abort();
+    }
+    const [lo, hi] = this.options.watchTimeoutSeconds ?? [300, 600];
+    this.stats.watches++;
+    try {
+      const events = this.client.watch(this.type, {
+        ...this.selectors(),
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.round(lo + Math.random() * (hi - lo)),
+        signal: controller.signal,
+        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
+      });
+      for await (const event of events) {
+        clearTimeout(timer);
+        timer = setTimeout(onStall, timeoutMs);
+        this.apply(event);
+      }
+    } catch (err) {
+      if (stalled) throw new StalledWatchError();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (stalled) throw new StalledWatchError();
+  }
+
+  private apply(event: WatchEvent<T>): void {
+    this.stats.events++;
+    this.stats.lastEventAt = Date.now();
+    if (event.type === "ERROR") {
+      const status = event.object as unknown as StatusBody;
+      if (status.code === 410) throw new GoneError(410, status, `WATCH ${this.type.kind}`);
+      throw new ApiError(status.code ?? 500, status, `WATCH ${this.type.kind}`);
+    }
+    const rv = event.object.metadata?.resourceVersion;
+    if (event.type === "BOOKMARK") {
+      if (rv) this.resourceVersion = rv;
+      return;
+    }
+    const obj = this.transform(this.typed(event.object));
+    const key = keyOf(obj);
+    if (event.type === "DELETED") {
+      this.store.delete(key);
+      this.emitDelete(obj, false);
+    } else {
+      const old = this.store.set(key, obj);
+      if (old) this.emitUpdate(old, obj);
+      else this.emitAdd(obj, false);
+    }
+    if (rv) this.resourceVersion = rv;
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log("error", "event handler threw", { error: (err as Error).message });
+    }
+  }
+
+  private emitRaw(event: InformerEvent<T>): void {
+    for (const l of this.listeners) this.safely(() => l(event));
+  }
+
+  private emitAdd(obj: T, initial: boolean): void {
+    this.emitRaw({ type: "ADDED", object: obj });
+    for (const h of this.handlers) if (h.add) this.safely(() => h.add?.(obj, initial));
+  }
+
+  private emitUpdate(old: T, obj: T): void {
+    this.emitRaw({ type: "MODIFIED", object: obj });
+    for (const h of this.handlers) if (h.update) this.safely(() => h.update?.(old, obj));
+  }
+
+  private emitDelete(obj: T, finalStateUnknown: boolean): void {
+    this.emitRaw({ type: "DELETED", object: obj });
+    for (const h of this.handlers) if (h.delete) this.safely(() => h.delete?.(obj, finalStateUnknown));
+  }
+}
+
+export type InformerEvent<T> =
+  | { type: "ADDED" | "MODIFIED" | "DELETED"; object: T }
+  | { type: "RELIST_START" | "RELIST_END" };

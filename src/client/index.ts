@@ -1,0 +1,13 @@
+/** The client layer: kubeconfig loading, pooled HTTP, typed verbs and typed API errors. */
+export * from "./client.ts";
+export { type ConnectionConfig, type LoadOptions, loadConnection } from "./config.ts";
+export * from "./errors.ts";
+export { deepEqual, type Json, mergePatch } from "./patch.ts";
+export {
+  buildPath,
+  type Query,
+  type RequestSpec,
+  Transport,
+  type TransportObserver,
+  type TransportOptions,
+} from "./transport.ts";

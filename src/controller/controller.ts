@@ -1,0 +1,308 @@
+import { randomUUID } from "node:crypto";
+import type { Cache } from "../cache/cache.ts";
+import type { EventHandler, Informer } from "../cache/informer.ts";
+import { keyOf } from "../cache/store.ts";
+import type { Client, ObjectKey } from "../client/client.ts";
+import type { QueueObserver } from "../queue/observer.ts";
+import type { ReconcileResult } from "../queue/result.ts";
+import { WorkQueue } from "../queue/work-queue.ts";
+import type { KubeObject, ResourceType } from "../types/resource.ts";
+import { EventRecorder } from "./events.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import { controllerOf, groupOf } from "./owners.ts";
+import type { Predicate } from "./predicates.ts";
+import { parseKey, type ReconcileContext, type Reconciler, TerminalError } from "./reconcile.ts";
+
+/** Priority of objects from an informer's (re)list: live changes overtake a big initial list. */
+export const initialListPriority = -100;
+
+export interface ControllerOptions {
+  /** Reconciles of different keys at once (default 1; one key never runs twice at once). */
+  maxConcurrentReconciles?: number;
+  /** Abort a reconcile's signal after this long and count it as an error (default: no timeout). */
+  reconcileTimeoutMs?: number;
+  /** Per-key retry backoff after errors (default 5 ms doubling to 1000 s). */
+  backoff?: { baseMs?: number; maxMs?: number };
+}
+
+interface Source {
+  type: ResourceType;
+  /** Maps an event's object to the keys to reconcile. */
+  map: (obj: KubeObject) => string[];
+  predicates: Predicate[];
+  metadataOnly: boolean;
+}
+
+/** What the manager hands a controller when it is added. */
+export interface ControllerDeps {
+  client: Client;
+  cache: Cache;
+  log: Logger;
+  events: EventRecorder;
+  /** Scope informers to one namespace (default: all). */
+  namespace?: string;
+  observer?: QueueObserver;
+  /** Called when a reconcile throws a programming error (TypeError, ReferenceError, RangeError): a "panic". */
+  onPanic?: () => void;
+}
+
+/**
+ * Declares what a controller reconciles: `controller("memcached").for(Memcached).owns(Deployment).reconcile(fn)`.
+ * It reads like the sentence it implements; the manager runs the result.
+ */
+export class ControllerBuilder<T extends KubeObject = KubeObject> {
+  private readonly name: string;
+  private primary: { type: ResourceType<T>; predicates: Predicate<T>[] } | undefined;
+  private readonly sources: Source[] = [];
+  private options: ControllerOptions = {};
+
+  constructor(name: string) {
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(name)) {
+      throw new Error(`controller name "${name}" must be lower-case letters, digits, '.' and '-'`);
+    }
+    this.name = name;
+  }
+
+  /** The kind this controller reconciles; its objects' keys are the requests. */
+  for<P extends KubeObject>(type: ResourceType<P>, opts: { predicates?: Predicate<P>[] } = {}): ControllerBuilder<P> {
+    const self = this as unknown as ControllerBuilder<P>;
+    if (self.primary) throw new Error(`controller ${this.name}: for() was already called`);
+    self.primary = { type, predicates: opts.predicates ?? [] };
+    return self;
+  }
+
+  /**
+   * A kind this controller creates: events on such an object reconcile its controller owner (found through
+   * the controller ownerReference), so drift and deletion of children are repaired.
+   */
+  owns<C extends KubeObject>(
+    type: ResourceType<C>,
+    opts: { predicates?: Predicate<C>[]; metadataOnly?: boolean } = {},
+  ): this {
+    const primary = this.requirePrimary("owns");
+    const group = primary.type.group;
+    const kind = primary.type.kind;
+    this.sources.push({
+      type,
+      predicates: (opts.predicates ?? []) as Predicate[],
+      metadataOnly: opts.metadataOnly ?? false,
+      map: (obj) => {
+        const ref = controllerOf(obj);
+        if (!ref || ref.kind !== kind || groupOf(ref.apiVersion) !== group) return [];
+        const ns = obj.metadata?.namespace;
+        return [ns ? `${ns}/${ref.name}` : ref.name];
+      },
+    });
+    return this;
+  }
+
+  /** Any other kind: `map` returns the keys (or object keys) of the primary objects to reconcile. */
+  watches<W extends KubeObject>(
+    type: ResourceType<W>,
+    map: (obj: W) => Array<string | ObjectKey>,
+    opts: { predicates?: Predicate<W>[]; metadataOnly?: boolean } = {},
+  ): this {
+    this.requirePrimary("watches");
+    this.sources.push({
+      type,
+      predicates: (opts.predicates ?? []) as Predicate[],
+      metadataOnly: opts.metadataOnly ?? false,
+      map: (obj) =>
+        map(obj as W).map((k) => (typeof k === "string" ? k : k.namespace ? `${k.namespace}/${k.name}` : k.name)),
+    });
+    return this;
+  }
+
+  withOptions(options: ControllerOptions): this {
+    this.options = { ...this.options, ...options };
+    return this;
+  }
+
+  reconcile(reconciler: Reconciler<T>): Controller<T> {
+    const primary = this.requirePrimary("reconcile");
+    return new Controller(this.name, primary, this.sources, this.options, reconciler);
+  }
+
+  private requirePrimary(what: string): { type: ResourceType<T>; predicates: Predicate<T>[] } {
+    if (!this.primary) throw new Error(`controller ${this.name}: call for(type) before ${what}()`);
+    return this.primary;
+  }
+}
+
+/** Starts a controller declaration. */
+export function controller(name: string): ControllerBuilder {
+  return new ControllerBuilder(name);
+}
+
+function passes<X extends KubeObject>(
+  predicates: Predicate<X>[],
+  event: "create" | "update" | "delete",
+  a: X,
+  b?: X,
+): boolean {
+  for (const p of predicates) {
+    if (event === "create" && p.create && !p.create(a)) return false;
+    if (event === "update" && p.update && !p.update(a, b as X)) return false;
+    if (event === "delete" && p.delete && !p.delete(a)) return false;
+  }
+  return true;
+}
+
+/** A declared controller. The manager calls setup() before its cache starts, then start() and stop(). */
+export class Controller<T extends KubeObject = KubeObject> {
+  readonly name: string;
+  readonly forType: ResourceType<T>;
+  readonly options: ControllerOptions;
+  private readonly primary: { type: ResourceType<T>; predicates: Predicate<T>[] };
+  private readonly sources: Source[];
+  private readonly reconciler: Reconciler<T>;
+  private queue: WorkQueue | undefined;
+  private deps: ControllerDeps | undefined;
+  private primaryInformer: Informer<T> | undefined;
+  private readonly cleanups: Array<() => void> = [];
+
+  constructor(
+    name: string,
+    primary: { type: ResourceType<T>; predicates: Predicate<T>[] },
+    sources: Source[],
+    options: ControllerOptions,
+    reconciler: Reconciler<T>,
+  ) {
+    this.name = name;
+    this.forType = primary.type;
+    this.primary = primary;
+    this.sources = sources;
+    this.options = options;
+    this.reconciler = reconciler;
+  }
+
+  /** The kinds this controller reads, with what it does to them (for RBAC generation and docs). */
+  get watchedTypes(): Array<{ type: ResourceType; role: "for" | "owns-or-watches" }> {
+    return [
+      { type: this.forType, role: "for" },
+      ...this.sources.map((s) => ({ type: s.type, role: "owns-or-watches" as const })),
+    ];
+  }
+
+  /** Creates the queue and registers the informers and event handlers. */
+  setup(deps: ControllerDeps): void {
+    if (this.deps) throw new Error(`controller ${this.name} was already added to a manager`);
+    this.deps = deps;
+    this.queue = new WorkQueue((key, signal) => this.run(key, signal), {
+      name: this.name,
+      maxConcurrency: this.options.maxConcurrentReconciles ?? 1,
+      ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+      ...(this.options.reconcileTimeoutMs ? { timeoutMs: this.options.reconcileTimeoutMs } : {}),
+      ...(deps.observer ? { observer: deps.observer } : {}),
+    });
+    const scope = deps.namespace ? { namespace: deps.namespace } : {};
+    const queue = this.queue;
+    this.primaryInformer = deps.cache.informer(this.primary.type, scope);
+    const preds = this.primary.predicates;
+    const forHandler: EventHandler<T> = {
+      add: (obj, initial) => {
+        if (passes(preds, "create", obj)) queue.add(keyOf(obj), { priority: initial ? initialListPriority : 0 });
+      },
+      update: (old, obj) => {
+        if (passes(preds, "update", old, obj)) queue.add(keyOf(obj));
+      },
+      delete: (obj) => {
+        if (passes(preds, "delete", obj)) queue.add(keyOf(obj));
+      },
+    };
+    this.cleanups.push(this.primaryInformer.addHandler(forHandler));
+    for (const source of this.sources) {
+      const informer = deps.cache.informer(source.type, {
+        ...scope,
+        ...(source.metadataOnly ? { metadataOnly: true } : {}),
+      });
+      const enqueue = (obj: KubeObject, priority = 0) => {
+        for (const key of source.map(obj)) queue.add(key, { priority });
+      };
+      this.cleanups.push(
+        informer.addHandler({
+          add: (obj, initial) => {
+            if (passes(source.predicates, "create", obj)) enqueue(obj, initial ? initialListPriority : 0);
+          },
+          update: (old, obj) => {
+            if (!passes(source.predicates, "update", old, obj)) return;
+            enqueue(obj);
+            // A changed owner must hear about it too.
+            if (controllerOf(old)?.uid !== controllerOf(obj)?.uid) enqueue(old);
+          },
+          delete: (obj) => {
+            if (passes(source.predicates, "delete", obj)) enqueue(obj);
+          },
+        }),
+      );
+    }
+  }
+
+  /** Starts reconciling (the manager calls it once the cache has synced and, if electing, after leading). */
+  start(): void {
+    this.requireSetup().queue.start();
+  }
+
+  /** Stops taking work and waits for running reconciles, up to `timeoutMs`. */
+  async stop(timeoutMs = 30_000): Promise<{ unfinished: string[] }> {
+    for (const c of this.cleanups.splice(0)) c();
+    if (!this.queue) return { unfinished: [] };
+    return this.queue.shutdown({ timeoutMs });
+  }
+
+  /** Adds a key by hand (e.g. from a webhook or a timer). */
+  enqueue(key: string | ObjectKey, opts: { afterMs?: number } = {}): void {
+    const k = typeof key === "string" ? key : key.namespace ? `${key.namespace}/${key.name}` : key.name;
+    this.requireSetup().queue.add(k, opts);
+  }
+
+  get workQueue(): WorkQueue | undefined {
+    return this.queue;
+  }
+
+  private requireSetup(): { queue: WorkQueue; deps: ControllerDeps } {
+    if (!this.queue || !this.deps) throw new Error(`controller ${this.name} is not added to a manager`);
+    return { queue: this.queue, deps: this.deps };
+  }
+
+  private async run(key: string, signal: AbortSignal): Promise<ReconcileResult> {
+    const { deps } = this.requireSetup();
+    const request = parseKey(key);
+    const reconcileId = randomUUID();
+    const log = (deps.log ?? silentLogger).child({
+      ...(request.namespace ? { namespace: request.namespace } : {}),
+      name: request.name,
+      reconcileID: reconcileId,
+    });
+    const cache = deps.cache;
+    const forType = this.forType;
+    const ctx: ReconcileContext<T> = {
+      request,
+      get object() {
+        return cache.get(forType, request);
+      },
+      client: deps.client,
+      cache,
+      log,
+      events: deps.events,
+      signal,
+      reconcileId,
+    };
+    try {
+      const outcome = await this.reconciler(request, ctx);
+      if (outcome && outcome.requeueAfterMs > 0) return { kind: "requeueAfter", ms: outcome.requeueAfterMs };
+      return { kind: "done" };
+    } catch (error) {
+      if (error instanceof TerminalError) {
+        log.error({ err: error.message }, "reconcile failed permanently");
+        return { kind: "terminal", error };
+      }
+      if (error instanceof TypeError || error instanceof ReferenceError || error instanceof RangeError)
+        deps.onPanic?.();
+      log.error({ err: (error as Error)?.message ?? String(error) }, "reconcile failed; retrying with backoff");
+      return { kind: "error", error };
+    }
+  }
+}
+
+export { EventRecorder };

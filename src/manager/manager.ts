@@ -1,0 +1,314 @@
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { hostname } from "node:os";
+import { Cache, type CacheOptions } from "../cache/cache.ts";
+import { Client } from "../client/client.ts";
+import type { LoadOptions } from "../client/config.ts";
+import type { Controller } from "../controller/controller.ts";
+import { EventRecorder } from "../controller/events.ts";
+import { createLogger, type Logger, type LoggerOptions } from "../controller/logger.ts";
+import type { KubeObject } from "../types/resource.ts";
+import { LeaderElector } from "./leader.ts";
+import { OperatorMetrics } from "./metrics.ts";
+
+export interface ManagerOptions {
+  /** The operator's name: field manager of its writes, reporting controller of its events, default lease name. */
+  name: string;
+  /** A client to use (default: one from `kubeconfig`/`KUBECONFIG`/in-cluster, with `name` as field manager). */
+  client?: Client;
+  connection?: LoadOptions;
+  /** Watch one namespace only (default: all). */
+  namespace?: string;
+  /** Lease-based leader election (default: off). */
+  leaderElection?: {
+    /** Namespace of the Lease (default: the pod's namespace in a cluster, else `default`). */
+    namespace?: string;
+    /** Lease name (default `<name>-leader`). */
+    leaseName?: string;
+    identity?: string;
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
+  };
+  /** `host:port` for `/metrics` (e.g. `127.0.0.1:8080`, `:8080` in a pod, port 0 for any free port). Off when unset. */
+  metricsAddress?: string;
+  /** `host:port` for `/healthz` and `/readyz`. Off when unset. */
+  probeAddress?: string;
+  /** How long shutdown waits for running reconciles (default 30 s). */
+  shutdownTimeoutMs?: number;
+  /** How long to wait for the caches to fill before failing (default 120 s). */
+  cacheSyncTimeoutMs?: number;
+  cache?: Omit<CacheOptions, "log">;
+  log?: Logger | LoggerOptions;
+}
+
+/** The manager lost its lease; it has stopped reconciling. Exit, and let the replica restart as a standby. */
+export class LeadershipLostError extends Error {}
+
+type Check = () => boolean | Promise<boolean>;
+
+/**
+ * Runs controllers: one client and shared cache for all of them, optional leader election, metrics and probe
+ * endpoints, and a graceful shutdown that finishes in-flight reconciles.
+ */
+export class Manager {
+  readonly name: string;
+  readonly client: Client;
+  readonly cache: Cache;
+  readonly log: Logger;
+  readonly events: EventRecorder;
+  readonly metrics = new OperatorMetrics();
+  private readonly options: ManagerOptions;
+  private readonly ownsClient: boolean;
+  private readonly controllers: Controller<KubeObject>[] = [];
+  private readonly healthChecks = new Map<string, Check>();
+  private readonly readyChecks = new Map<string, Check>();
+  private readonly servers: Server[] = [];
+  private elector: LeaderElector | undefined;
+  private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+  private finished: Promise<void> | undefined;
+  private finish: ((err?: Error) => void) | undefined;
+  private leadingWaiters: Array<() => void> = [];
+  private controllersStarted = false;
+  /** Bound addresses (useful with port 0). */
+  readonly addresses: { metrics?: string; probes?: string } = {};
+
+  private constructor(options: ManagerOptions, client: Client, ownsClient: boolean) {
+    this.name = options.name;
+    this.options = options;
+    this.client = client;
+    this.ownsClient = ownsClient;
+    client.transport.observe(this.metrics.transportObserver());
+    this.log =
+      options.log && "child" in options.log
+        ? options.log
+        : createLogger({ base: { operator: options.name }, ...(options.log as LoggerOptions) });
+    const informerLog = this.log.child({ component: "informer" });
+    this.cache = new Cache(client, {
+      ...options.cache,
+      log: (level, msg, fields) => informerLog[level](fields ?? {}, msg),
+    });
+    this.events = new EventRecorder(client, {
+      controller: options.name,
+      instance: options.leaderElection?.identity ?? hostname(),
+      log: this.log,
+    });
+    this.readyChecks.set("informers", () => this.cache.synced);
+  }
+
+  static async create(options: ManagerOptions): Promise<Manager> {
+    if (options.client) return new Manager(options, options.client, false);
+    const client = await Client.connect({
+      ...options.connection,
+      fieldManager: options.name,
+      userAgent: `${options.name} (converge)`,
+    });
+    return new Manager(options, client, true);
+  }
+
+  /** Adds a controller; it is set up at once and starts reconciling when the manager runs (and leads). */
+  add<T extends KubeObject>(controller: Controller<T>): this {
+    if (this.state !== "new") throw new Error("add controllers before start()");
+    const c = controller as unknown as Controller<KubeObject>;
+    c.setup({
+      client: this.client,
+      cache: this.cache,
+      log: this.log.child({ controller: c.name }),
+      events: this.events,
+      ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
+      observer: this.metrics.queueObserver(c.name, c.options.maxConcurrentReconciles ?? 1, () => {
+        const q = c.workQueue;
+        return q
+          ? { unfinished: () => q.unfinishedWorkSeconds(), longest: () => q.longestRunningProcessorSeconds() }
+          : undefined;
+      }),
+      onPanic: () => this.metrics.panicked(c.name),
+    });
+    this.controllers.push(c);
+    return this;
+  }
+
+  addHealthCheck(name: string, check: Check): this {
+    this.healthChecks.set(name, check);
+    return this;
+  }
+
+  addReadyCheck(name: string, check: Check): this {
+    this.readyChecks.set(name, check);
+    return this;
+  }
+
+  get isLeader(): boolean {
+    return this.elector ? this.elector.isLeader : this.controllersStarted;
+  }
+
+  /** Resolves once this manager's controllers run (at once without leader election). */
+  whenLeading(): Promise<void> {
+    if (this.controllersStarted) return Promise.resolve();
+    return new Promise((resolve) => this.leadingWaiters.push(resolve));
+  }
+
+  /**
+   * Runs until stop() (or SIGTERM/SIGINT with `handleSignals`), then resolves; rejects when the caches do not
+   * sync in time or leadership is lost.
+   */
+  start(options: { handleSignals?: boolean } = {}): Promise<void> {
+    if (this.state !== "new") throw new Error("a manager starts once");
+    this.state = "starting";
+    this.finished = new Promise<void>((resolve, reject) => {
+      this.finish = (err) => (err ? reject(err) : resolve());
+    });
+    if (options.handleSignals) {
+      const onSignal = (signal: string) => {
+        this.log.info({ signal }, "shutting down");
+        void this.stop();
+      };
+      process.once("SIGTERM", onSignal);
+      process.once("SIGINT", onSignal);
+    }
+    void this.run().catch(async (err: Error) => {
+      await this.shutdown();
+      this.finish?.(err);
+    });
+    return this.finished;
+  }
+
+  private async run(): Promise<void> {
+    await this.startServers();
+    this.cache.start();
+    // Standby replicas fill their caches too, so that a takeover starts reconciling at once.
+    await this.cache.waitForSync(this.options.cacheSyncTimeoutMs ?? 120_000);
+    if (this.state !== "starting") return;
+    this.state = "running";
+    const le = this.options.leaderElection;
+    if (!le) {
+      this.startControllers();
+      return;
+    }
+    this.elector = new LeaderElector(this.client, {
+      name: le.leaseName ?? `${this.name}-leader`,
+      namespace: le.namespace ?? podNamespace() ?? "default",
+      identity: le.identity ?? `${hostname()}_${Math.random().toString(36).slice(2, 10)}`,
+      ...(le.leaseDurationMs ? { leaseDurationMs: le.leaseDurationMs } : {}),
+      ...(le.renewDeadlineMs ? { renewDeadlineMs: le.renewDeadlineMs } : {}),
+      ...(le.retryPeriodMs ? { retryPeriodMs: le.retryPeriodMs } : {}),
+      onStartedLeading: () => {
+        this.metrics.leaderStatus.set({ name: this.name }, 1);
+        this.startControllers();
+      },
+      onStoppedLeading: () => {
+        this.metrics.leaderStatus.set({ name: this.name }, 0);
+        void this.shutdown().then(() => this.finish?.(new LeadershipLostError(`${this.name} lost its lease`)));
+      },
+      log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
+    });
+    this.metrics.leaderStatus.set({ name: this.name }, 0);
+    this.elector.start();
+  }
+
+  private startControllers(): void {
+    if (this.controllersStarted || this.state !== "running") return;
+    this.controllersStarted = true;
+    for (const c of this.controllers) c.start();
+    this.log.info({ controllers: this.controllers.map((c) => c.name) }, "controllers started");
+    for (const w of this.leadingWaiters.splice(0)) w();
+  }
+
+  /** Stops intake, waits for running reconciles (up to shutdownTimeoutMs), releases the lease, and closes. */
+  async stop(): Promise<void> {
+    if (this.state === "new") {
+      this.state = "stopped";
+      return;
+    }
+    await this.shutdown();
+    this.finish?.();
+  }
+
+  private shuttingDown: Promise<void> | undefined;
+
+  private shutdown(): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      this.state = "stopping";
+      const timeoutMs = this.options.shutdownTimeoutMs ?? 30_000;
+      const results = await Promise.all(this.controllers.map((c) => c.stop(timeoutMs)));
+      const unfinished = results.flatMap((r) => r.unfinished);
+      if (unfinished.length) this.log.warn({ unfinished }, "shutdown timeout: reconciles still running were abandoned");
+      await this.elector?.stop();
+      await this.cache.stop();
+      await this.events.flush();
+      await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      if (this.ownsClient) await this.client.close();
+      this.state = "stopped";
+      this.log.info("stopped");
+      this.log.flush?.();
+    })();
+    return this.shuttingDown;
+  }
+
+  private async startServers(): Promise<void> {
+    const { metricsAddress, probeAddress } = this.options;
+    if (metricsAddress) {
+      this.addresses.metrics = await this.listen(metricsAddress, async (req, res) => {
+        if (req.url !== "/metrics") return notFound(res);
+        res.writeHead(200, { "content-type": this.metrics.registry.contentType });
+        res.end(await this.metrics.registry.metrics());
+      });
+    }
+    if (probeAddress) {
+      this.addresses.probes = await this.listen(probeAddress, async (req, res) => {
+        const checks =
+          req.url === "/healthz" ? this.healthChecks : req.url === "/readyz" ? this.readyChecks : undefined;
+        if (!checks) return notFound(res);
+        const failed: string[] = [];
+        for (const [name, check] of checks) {
+          const ok = await Promise.resolve()
+            .then(check)
+            .catch(() => false);
+          if (!ok) failed.push(name);
+        }
+        res.writeHead(failed.length ? 500 : 200, { "content-type": "text/plain" });
+        res.end(failed.length ? `failed: ${failed.join(", ")}\n` : "ok\n");
+      });
+    }
+  }
+
+  private listen(
+    address: string,
+    handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  ): Promise<string> {
+    const colon = address.lastIndexOf(":");
+    const host = colon > 0 ? address.slice(0, colon) : undefined;
+    const port = Number(address.slice(colon + 1));
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new Error(`invalid address "${address}": use host:port`);
+    return new Promise((resolve, reject) => {
+      const server = createServer((req, res) => {
+        handler(req, res).catch((err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        });
+      });
+      server.once("error", reject);
+      server.listen({ port, ...(host ? { host } : {}) }, () => {
+        const a = server.address();
+        this.servers.push(server);
+        resolve(
+          typeof a === "object" && a ? `${a.address.includes(":") ? `[${a.address}]` : a.address}:${a.port}` : address,
+        );
+      });
+    });
+  }
+}
+
+function notFound(res: ServerResponse): void {
+  res.writeHead(404);
+  res.end("not found\n");
+}
+
+function podNamespace(): string | undefined {
+  try {
+    return readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}

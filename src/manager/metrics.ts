@@ -1,0 +1,221 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { TransportObserver } from "../client/transport.ts";
+import type { QueueObserver } from "../queue/observer.ts";
+
+/**
+ * Prometheus metrics under controller-runtime's names and labels, so that dashboards and alerts written for Go
+ * operators work unchanged. One registry per manager (never prom-client's global one), so that several managers
+ * in one process (tests) do not collide.
+ */
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  private readonly reconcileTotal: Counter<"controller" | "result">;
+  private readonly reconcileErrors: Counter<"controller">;
+  private readonly terminalErrors: Counter<"controller">;
+  private readonly panics: Counter<"controller">;
+  private readonly timeouts: Counter<"controller">;
+  private readonly reconcileTime: Histogram<"controller">;
+  private readonly maxConcurrent: Gauge<"controller">;
+  private readonly activeWorkers: Gauge<"controller">;
+  private readonly depth: Gauge<"name" | "controller">;
+  private readonly adds: Counter<"name" | "controller">;
+  private readonly retries: Counter<"name" | "controller">;
+  private readonly queueDuration: Histogram<"name" | "controller">;
+  private readonly workDuration: Histogram<"name" | "controller">;
+  private readonly unfinished: Gauge<"name" | "controller">;
+  private readonly longest: Gauge<"name" | "controller">;
+  private readonly requests: Counter<"code" | "method" | "host">;
+  private readonly requestDuration: Histogram<"verb" | "host">;
+  readonly leaderStatus: Gauge<"name">;
+  private readonly queues = new Map<string, { unfinished: () => number; longest: () => number }>();
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.reconcileTotal = new Counter({
+      name: "controller_runtime_reconcile_total",
+      help: "Total number of reconciliations per controller",
+      labelNames: ["controller", "result"],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: "controller_runtime_reconcile_errors_total",
+      help: "Total number of reconciliation errors per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.terminalErrors = new Counter({
+      name: "controller_runtime_terminal_reconcile_errors_total",
+      help: "Total number of terminal reconciliation errors per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.panics = new Counter({
+      name: "controller_runtime_reconcile_panics_total",
+      help: "Total number of reconciliation panics (programming errors thrown by a reconcile) per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.timeouts = new Counter({
+      name: "controller_runtime_reconcile_timeouts_total",
+      help: "Total number of reconciliation timeouts per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.reconcileTime = new Histogram({
+      name: "controller_runtime_reconcile_time_seconds",
+      help: "Length of time per reconciliation per controller",
+      labelNames: ["controller"],
+      buckets: [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5,
+        1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
+      ],
+      registers,
+    });
+    this.maxConcurrent = new Gauge({
+      name: "controller_runtime_max_concurrent_reconciles",
+      help: "Maximum number of concurrent reconciles per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.activeWorkers = new Gauge({
+      name: "controller_runtime_active_workers",
+      help: "Number of currently used workers per controller",
+      labelNames: ["controller"],
+      registers,
+    });
+    const queueLabels = ["name", "controller"] as const;
+    const durationBuckets = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000];
+    this.depth = new Gauge({
+      name: "workqueue_depth",
+      help: "Current depth of workqueue",
+      labelNames: queueLabels,
+      registers,
+    });
+    this.adds = new Counter({
+      name: "workqueue_adds_total",
+      help: "Total number of adds handled by workqueue",
+      labelNames: queueLabels,
+      registers,
+    });
+    this.retries = new Counter({
+      name: "workqueue_retries_total",
+      help: "Total number of retries handled by workqueue",
+      labelNames: queueLabels,
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: "workqueue_queue_duration_seconds",
+      help: "How long in seconds an item stays in workqueue before being requested",
+      labelNames: queueLabels,
+      buckets: durationBuckets,
+      registers,
+    });
+    this.workDuration = new Histogram({
+      name: "workqueue_work_duration_seconds",
+      help: "How long in seconds processing an item from workqueue takes",
+      labelNames: queueLabels,
+      buckets: durationBuckets,
+      registers,
+    });
+    const queues = this.queues;
+    this.unfinished = new Gauge({
+      name: "workqueue_unfinished_work_seconds",
+      help: "How many seconds of work has been done that is in progress and hasn't been observed by work_duration",
+      labelNames: queueLabels,
+      registers,
+      collect() {
+        for (const [name, q] of queues) this.set({ name, controller: name }, q.unfinished());
+      },
+    });
+    this.longest = new Gauge({
+      name: "workqueue_longest_running_processor_seconds",
+      help: "How many seconds has the longest running processor for workqueue been running",
+      labelNames: queueLabels,
+      registers,
+      collect() {
+        for (const [name, q] of queues) this.set({ name, controller: name }, q.longest());
+      },
+    });
+    this.requests = new Counter({
+      name: "rest_client_requests_total",
+      help: "Number of HTTP requests, partitioned by status code, method, and host",
+      labelNames: ["code", "method", "host"],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: "rest_client_request_duration_seconds",
+      help: "Request latency in seconds, broken down by verb and host",
+      labelNames: ["verb", "host"],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+      registers,
+    });
+    this.leaderStatus = new Gauge({
+      name: "leader_election_master_status",
+      help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master",
+      labelNames: ["name"],
+      registers,
+    });
+  }
+
+  /** Hooks for one controller's queue. */
+  queueObserver(
+    controller: string,
+    maxConcurrency: number,
+    queue: () => { unfinished: () => number; longest: () => number } | undefined,
+  ): QueueObserver {
+    this.maxConcurrent.set({ controller }, maxConcurrency);
+    this.activeWorkers.set({ controller }, 0);
+    this.reconcileTotal.inc({ controller, result: "success" }, 0);
+    this.reconcileErrors.inc({ controller }, 0);
+    this.terminalErrors.inc({ controller }, 0);
+    this.panics.inc({ controller }, 0);
+    this.timeouts.inc({ controller }, 0);
+    const labels = { name: controller, controller };
+    this.depth.set(labels, 0);
+    this.adds.inc(labels, 0);
+    this.retries.inc(labels, 0);
+    // Resolved lazily: the queue is created after its observer.
+    let registered = false;
+    const register = () => {
+      if (registered) return;
+      const q = queue();
+      if (q) {
+        this.queues.set(controller, q);
+        registered = true;
+      }
+    };
+    return {
+      added: () => {
+        register();
+        this.adds.inc(labels);
+      },
+      depth: (n) => this.depth.set(labels, n),
+      retried: () => this.retries.inc(labels),
+      queued: (_key, seconds) => this.queueDuration.observe(labels, seconds),
+      activeWorkers: (n) => this.activeWorkers.set({ controller }, n),
+      finished: (_key, result, seconds, detail) => {
+        this.reconcileTotal.inc({ controller, result });
+        this.reconcileTime.observe({ controller }, seconds);
+        this.workDuration.observe(labels, seconds);
+        if (result === "error") this.reconcileErrors.inc({ controller });
+        if (result === "terminal_error") this.terminalErrors.inc({ controller });
+        if (detail.timedOut) this.timeouts.inc({ controller });
+      },
+    };
+  }
+
+  /** Counts a reconcile that threw a programming error (TypeError and the like). */
+  panicked(controller: string): void {
+    this.panics.inc({ controller });
+  }
+
+  transportObserver(): TransportObserver {
+    return {
+      request: ({ method, code, seconds, host }) => {
+        this.requests.inc({ code: String(code), method, host });
+        this.requestDuration.observe({ verb: method, host }, seconds);
+      },
+    };
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The work queue layer: a keyed, deduplicating priority queue with per-key backoff that also runs the workers.
+ * It depends on nothing but Node built-ins.
+ */
+export {
+  type BackoffOptions,
+  backoffDelay,
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+} from "./backoff.ts";
+export type { QueueObserver, ReconcileResultLabel, RunDetail } from "./observer.ts";
+export type { ReconcileResult } from "./result.ts";
+export {
+  type AddOptions,
+  type ReconcileHandler,
+  type ShutdownOptions,
+  type ShutdownResult,
+  WorkQueue,
+  type WorkQueueOptions,
+} from "./work-queue.ts";

@@ -1,0 +1,174 @@
+/**
+ * The manager's process-level guarantees, with operators in child processes: leader election on a Lease (never
+ * two leaders reconciling at once; a standby takes over after the leader is killed), graceful shutdown on
+ * SIGTERM, and informers that resume after an apiserver restart without losing a change.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Cache } from "../../src/cache/index.ts";
+import { Client } from "../../src/client/index.ts";
+import { ControlPlane } from "../../src/cluster/index.ts";
+import { testPlane } from "../../src/testing/index.ts";
+import { corev1 } from "../../src/types/index.ts";
+
+const plane = await testPlane();
+const client = await Client.connect({ kubeconfig: plane.kubeconfig });
+test.after(() => client.close());
+
+interface Line {
+  identity: string;
+  at: number;
+  event: string;
+  key?: string;
+}
+
+function operator(env: Record<string, string>) {
+  const lines: Line[] = [];
+  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, "fixtures", "operator.ts")], {
+    env: { ...process.env, FIXTURE_KUBECONFIG: plane.kubeconfig, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let buffered = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      lines.push(JSON.parse(buffered.slice(0, nl)) as Line);
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, lines, exited };
+}
+
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const work = (namespace: string, name: string): corev1.ConfigMap => ({
+  metadata: { name, namespace, labels: { role: "work" } },
+});
+
+test("two managers on one Lease never reconcile at once, and the standby takes over when the leader is killed", async (t) => {
+  const namespace = await plane.namespace(t);
+  const env = { FIXTURE_NAMESPACE: namespace, FIXTURE_LEASE: "fixture-leader", FIXTURE_RECONCILE_MS: "20" };
+  const a = operator({ ...env, FIXTURE_IDENTITY: "a" });
+  const b = operator({ ...env, FIXTURE_IDENTITY: "b" });
+  t.after(() => {
+    a.child.kill("SIGKILL");
+    b.child.kill("SIGKILL");
+  });
+  const leader = await until("a leader", () => [...a.lines, ...b.lines].find((l) => l.event === "leading"));
+  const [first, second] = leader.identity === "a" ? [a, b] : [b, a];
+  for (let i = 0; i < 5; i++) await client.create(corev1.ConfigMap, work(namespace, `w${i}`));
+  await until("the leader to reconcile all", () => first.lines.filter((l) => l.event === "end").length >= 5);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(second.lines.filter((l) => l.event === "start").length, 0, "the standby did not reconcile");
+  assert.equal(second.lines.filter((l) => l.event === "leading").length, 0, "the standby did not lead");
+
+  first.child.kill("SIGKILL");
+  const killedAt = Date.now();
+  const takeover = await until("the standby to take over", () => second.lines.find((l) => l.event === "leading"));
+  // It may take over only after the lease expired (2 s since the last renewal, observed by its own clock).
+  assert.ok(takeover.at - killedAt >= 300, `took over ${takeover.at - killedAt} ms after the kill`);
+  assert.ok(takeover.at - killedAt < 10_000);
+  await client.create(corev1.ConfigMap, work(namespace, "after"));
+  const done = await until("the new leader to reconcile", async () => {
+    const cm = await client.get(corev1.ConfigMap, { namespace, name: "after" });
+    return cm.metadata?.annotations?.["done-by"];
+  });
+  assert.equal(done, second === a ? "a" : "b");
+  const lease = await client.get((await import("../../src/types/index.ts")).coordinationv1.Lease, {
+    namespace,
+    name: "fixture-leader",
+  });
+  assert.equal(lease.spec?.holderIdentity, second === a ? "a" : "b");
+  assert.ok((lease.spec?.leaseTransitions ?? 0) >= 1);
+});
+
+test("SIGTERM lets the running reconcile finish and releases the lease", async (t) => {
+  const namespace = await plane.namespace(t);
+  const op = operator({
+    FIXTURE_NAMESPACE: namespace,
+    FIXTURE_LEASE: "term-leader",
+    FIXTURE_RECONCILE_MS: "1500",
+    FIXTURE_IDENTITY: "term",
+  });
+  t.after(() => op.child.kill("SIGKILL"));
+  await until("leading", () => op.lines.some((l) => l.event === "leading"));
+  await client.create(corev1.ConfigMap, work(namespace, "slow"));
+  await until("the reconcile to start", () => op.lines.some((l) => l.event === "start"));
+  op.child.kill("SIGTERM");
+  const code = await op.exited;
+  assert.equal(code, 0);
+  const events = op.lines.map((l) => l.event);
+  assert.ok(events.indexOf("end") > events.indexOf("start"), `in-flight work finished: ${events.join(",")}`);
+  assert.equal(events.at(-1), "exited");
+  const cm = await client.get(corev1.ConfigMap, { namespace, name: "slow" });
+  assert.equal(cm.metadata?.annotations?.["done-by"], "term");
+  const { coordinationv1 } = await import("../../src/types/index.ts");
+  const lease = await client.get(coordinationv1.Lease, { namespace, name: "term-leader" });
+  assert.equal(lease.spec?.holderIdentity, "", "the lease was released");
+});
+
+test("an informer resumes after an apiserver restart and misses no change", async (t) => {
+  const own = await ControlPlane.start({ mode: "minimal", name: "restart" });
+  t.after(() => own.stop());
+  const c = await Client.connect({ kubeconfig: own.kubeconfigPath });
+  const cache = new Cache(c, { informerDefaults: { backoff: { initialMs: 100, maxMs: 1000 } } });
+  t.after(async () => {
+    await cache.stop();
+    await c.close();
+  });
+  const informer = cache.informer(corev1.ConfigMap, { namespace: "default" });
+  cache.start();
+  await cache.waitForSync(10_000);
+  await c.create(corev1.ConfigMap, { metadata: { name: "x", namespace: "default" }, data: { v: "0" } });
+  await until("the informer to see v=0", () => informer.store.get("default/x")?.data?.v === "0");
+  const watchesBefore = informer.stats.watches;
+  await own.restart("kube-apiserver");
+  for (let i = 1; i <= 20; i++) {
+    await c.patch(corev1.ConfigMap, { namespace: "default", name: "x" }, "merge", { data: { v: String(i) } });
+  }
+  await c.create(corev1.ConfigMap, { metadata: { name: "y", namespace: "default" } });
+  await until("the informer to see the last change", () => informer.store.get("default/x")?.data?.v === "20", 30_000);
+  await until("the informer to see the new object", () => informer.store.get("default/y"));
+  assert.ok(informer.stats.watches > watchesBefore, "the watch was re-established");
+});
+
+test("a watch that goes silent is detected and restarted", async (t) => {
+  const own = await ControlPlane.start({ mode: "minimal", name: "stall" });
+  t.after(() => own.stop());
+  const c = await Client.connect({ kubeconfig: own.kubeconfigPath });
+  const cache = new Cache(c, {
+    informerDefaults: { inactivityTimeoutMs: 1_500, backoff: { initialMs: 100, maxMs: 500 } },
+  });
+  t.after(async () => {
+    await cache.stop();
+    await c.close();
+  });
+  const informer = cache.informer(corev1.ConfigMap, { namespace: "default" });
+  cache.start();
+  await cache.waitForSync(10_000);
+  const pid = own.state().components.find((x) => x.name === "kube-apiserver")?.pid as number;
+  // A frozen apiserver keeps the TCP connection open but sends nothing: the silent stall TCP cannot detect.
+  process.kill(pid, "SIGSTOP");
+  try {
+    await until("the stall to be detected", () => informer.stats.stalls >= 1, 10_000);
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+  await c.create(corev1.ConfigMap, { metadata: { name: "after-stall", namespace: "default" } });
+  await until("the informer to recover", () => informer.store.get("default/after-stall"), 30_000);
+});
