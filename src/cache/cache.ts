@@ -1,5 +1,4 @@
-import type { Client, ObjectKey } from "../client/client.ts";
-import { objectKey } from "../client/client.ts";
+import { type KubeClient, type ObjectKey, objectKey } from "../client/api.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { Informer, type InformerLog, type InformerOptions, stripManagedFields } from "./informer.ts";
 import { parseLabelSelector } from "./selector.ts";
@@ -82,14 +81,14 @@ class SharedInformer<T extends KubeObject> {
  * the informer has seen that write — controller-runtime's cache cannot promise this (its issues #1464, #2209).
  */
 export class Cache {
-  readonly client: Client;
+  readonly client: KubeClient;
   private readonly options: CacheOptions;
   private readonly shared = new Map<string, SharedInformer<KubeObject>>();
   private started = false;
   private seq = 0;
   private readonly unsubscribe: (() => void) | undefined;
 
-  constructor(client: Client, options: CacheOptions = {}) {
+  constructor(client: KubeClient, options: CacheOptions = {}) {
     this.client = client;
     this.options = options;
     if (options.readYourWrites !== false) {

@@ -1,4 +1,4 @@
-import type { Client, WatchEvent } from "../client/client.ts";
+import type { KubeClient, WatchEvent } from "../client/api.ts";
 import { ApiError, GoneError, isGone, type StatusBody } from "../client/errors.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { type IndexFunc, keyOf, Store } from "./store.ts";
@@ -64,7 +64,7 @@ export class Informer<T extends KubeObject> {
   readonly type: ResourceType<T>;
   readonly store = new Store<T>();
   readonly options: InformerOptions<T>;
-  private readonly client: Client;
+  private readonly client: KubeClient;
   private readonly handlers = new Set<EventHandler<T>>();
   private readonly listeners = new Set<(event: InformerEvent<T>) => void>();
   private readonly transform: (obj: T) => T;
@@ -78,7 +78,7 @@ export class Informer<T extends KubeObject> {
   /** Counters for health checks, metrics and tests. */
   readonly stats = { lists: 0, watches: 0, events: 0, stalls: 0, errors: 0, lastEventAt: 0 };
 
-  constructor(client: Client, type: ResourceType<T>, options: InformerOptions<T> = {}) {
+  constructor(client: KubeClient, type: ResourceType<T>, options: InformerOptions<T> = {}) {
     this.client = client;
     this.type = type;
     this.options = options;

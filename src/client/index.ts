@@ -1,5 +1,6 @@
 /** The client layer: kubeconfig loading, pooled HTTP, typed verbs and typed API errors. */
-export * from "./client.ts";
+export * from "./api.ts";
+export { Client, type ClientOptions } from "./client.ts";
 export { type ConnectionConfig, type LoadOptions, loadConnection } from "./config.ts";
 export * from "./errors.ts";
 export { deepEqual, type Json, mergePatch } from "./patch.ts";

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Cache } from "../cache/cache.ts";
 import type { EventHandler, Informer } from "../cache/informer.ts";
 import { keyOf } from "../cache/store.ts";
-import type { Client, ObjectKey } from "../client/client.ts";
+import type { KubeClient, ObjectKey } from "../client/api.ts";
 import type { QueueObserver } from "../queue/observer.ts";
 import type { ReconcileResult } from "../queue/result.ts";
 import { WorkQueue } from "../queue/work-queue.ts";
@@ -35,7 +35,7 @@ interface Source {
 
 /** What the manager hands a controller when it is added. */
 export interface ControllerDeps {
-  client: Client;
+  client: KubeClient;
   cache: Cache;
   log: Logger;
   events: EventRecorder;

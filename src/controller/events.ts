@@ -1,4 +1,4 @@
-import type { Client } from "../client/client.ts";
+import type { KubeClient } from "../client/api.ts";
 import { Event as EventType } from "../types/generated/events.v1.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import type { Logger } from "./logger.ts";
@@ -25,12 +25,12 @@ export interface EventRecorderOptions {
  * Recording never blocks or fails a reconcile: writes happen in the background and errors are logged.
  */
 export class EventRecorder {
-  private readonly client: Client;
+  private readonly client: KubeClient;
   private readonly options: EventRecorderOptions;
   private readonly recent = new Map<string, { namespace: string; name: string; count: number; at: number }>();
   private pending = new Set<Promise<void>>();
 
-  constructor(client: Client, options: EventRecorderOptions) {
+  constructor(client: KubeClient, options: EventRecorderOptions) {
     this.client = client;
     this.options = options;
   }

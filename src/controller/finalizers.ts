@@ -1,4 +1,4 @@
-import type { Client } from "../client/client.ts";
+import type { KubeClient } from "../client/api.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 
 export function hasFinalizer(obj: KubeObject, finalizer: string): boolean {
@@ -20,7 +20,7 @@ export function isDeleting(obj: KubeObject): boolean {
  * instead of dropping another controller's finalizer.
  */
 export async function handleFinalizer<T extends KubeObject>(
-  client: Client,
+  client: KubeClient,
   type: ResourceType<T>,
   obj: T,
   finalizer: string,

@@ -1,5 +1,5 @@
 import type { Cache } from "../cache/cache.ts";
-import type { Client } from "../client/client.ts";
+import type { KubeClient } from "../client/api.ts";
 import type { KubeObject } from "../types/resource.ts";
 import type { EventRecorder } from "./events.ts";
 import type { Logger } from "./logger.ts";
@@ -16,7 +16,7 @@ export interface ReconcileContext<T extends KubeObject> {
   request: Request;
   /** The primary object as the cache has it now (undefined once it is gone). */
   readonly object: T | undefined;
-  client: Client;
+  client: KubeClient;
   /** Reads from the shared informers; they see this operator's own writes at once. */
   cache: Cache;
   /** Carries `controller`, `namespace`, `name` and `reconcileID`. */

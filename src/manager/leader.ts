@@ -1,4 +1,4 @@
-import type { Client } from "../client/client.ts";
+import type { KubeClient } from "../client/api.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../client/errors.ts";
 import * as coordinationv1 from "../types/generated/coordination.v1.ts";
 
@@ -32,7 +32,7 @@ function microTime(d = new Date()): string {
  * within renewDeadline steps down before another replica can take over.
  */
 export class LeaderElector {
-  private readonly client: Client;
+  private readonly client: KubeClient;
   private readonly opts: Required<Omit<LeaderElectionOptions, "onStartedLeading" | "onStoppedLeading" | "log">> &
     LeaderElectionOptions;
   private leading = false;
@@ -44,7 +44,7 @@ export class LeaderElector {
   private observed: { lease: coordinationv1.Lease; at: number; record: string } | undefined;
   private lastRenew = 0;
 
-  constructor(client: Client, options: LeaderElectionOptions) {
+  constructor(client: KubeClient, options: LeaderElectionOptions) {
     this.client = client;
     this.opts = {
       leaseDurationMs: 15_000,

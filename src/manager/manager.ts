@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import { Cache, type CacheOptions } from "../cache/cache.ts";
+import type { KubeClient } from "../client/api.ts";
 import { Client } from "../client/client.ts";
 import type { LoadOptions } from "../client/config.ts";
 import type { Controller } from "../controller/controller.ts";
@@ -15,7 +16,7 @@ export interface ManagerOptions {
   /** The operator's name: field manager of its writes, reporting controller of its events, default lease name. */
   name: string;
   /** A client to use (default: one from `kubeconfig`/`KUBECONFIG`/in-cluster, with `name` as field manager). */
-  client?: Client;
+  client?: KubeClient;
   connection?: LoadOptions;
   /** Watch one namespace only (default: all). */
   namespace?: string;
@@ -53,7 +54,7 @@ type Check = () => boolean | Promise<boolean>;
  */
 export class Manager {
   readonly name: string;
-  readonly client: Client;
+  readonly client: KubeClient;
   readonly cache: Cache;
   readonly log: Logger;
   readonly events: EventRecorder;
@@ -73,12 +74,12 @@ export class Manager {
   /** Bound addresses (useful with port 0). */
   readonly addresses: { metrics?: string; probes?: string } = {};
 
-  private constructor(options: ManagerOptions, client: Client, ownsClient: boolean) {
+  private constructor(options: ManagerOptions, client: KubeClient, ownsClient: boolean) {
     this.name = options.name;
     this.options = options;
     this.client = client;
     this.ownsClient = ownsClient;
-    client.transport.observe(this.metrics.transportObserver());
+    if (client instanceof Client) client.transport.observe(this.metrics.transportObserver());
     this.log =
       options.log && "child" in options.log
         ? options.log
