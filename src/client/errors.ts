@@ -4,12 +4,10 @@
  * its own class so callers can branch with `instanceof` or the `isX(err)` helpers.
  */
 
+import type { StatusCause } from "../types/generated/meta.v1.ts";
+
 /** One cause of an Invalid (or other) error: `field` is the path of the offending field, e.g. `spec.replicas`. */
-export interface StatusCause {
-  reason?: string;
-  message?: string;
-  field?: string;
-}
+export type { StatusCause };
 
 /** The apiserver's `Status` body (also returned by some deletes). */
 export interface StatusBody {

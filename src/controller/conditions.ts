@@ -1,15 +1,10 @@
 /** Status conditions with apimachinery's semantics (meta.SetStatusCondition). */
+import type { Condition } from "../types/generated/meta.v1.ts";
 
-export interface Condition {
-  type: string;
+export type { Condition };
+
+export type ConditionInput = Omit<Condition, "lastTransitionTime" | "message" | "status"> & {
   status: "True" | "False" | "Unknown";
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
-
-export type ConditionInput = Omit<Condition, "lastTransitionTime" | "message"> & {
   message?: string;
   /** Defaults to now, and is only used when the status changes. */
   lastTransitionTime?: string;

@@ -238,6 +238,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     }
   }
 
+  /** Runs `fn` when the controller stops (before waiting for running reconciles). */
+  onStop(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
   /** Starts reconciling (the manager calls it once the cache has synced and, if electing, after leading). */
   start(): void {
     this.requireSetup().queue.start();

@@ -18,6 +18,15 @@ export {
 } from "./controller.ts";
 export { EventRecorder, type EventRecorderOptions } from "./events.ts";
 export { handleFinalizer, hasFinalizer, isDeleting } from "./finalizers.ts";
+export {
+  type FieldHandler,
+  type Handler,
+  type HandlerContext,
+  HandlersBuilder,
+  handlers,
+  readPath,
+  type UpdateHandler,
+} from "./handlers.ts";
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from "./logger.ts";
 export { controllerOf, groupOf, type OwnerRef, setControllerReference, setOwnerReference } from "./owners.ts";
 export {

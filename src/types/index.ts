@@ -32,7 +32,6 @@ export * as eventsv1 from "./generated/events.v1.ts";
 export * as flowcontrolv1 from "./generated/flowcontrol.v1.ts";
 export type {
   Condition,
-  DeleteOptions,
   LabelSelector,
   LabelSelectorRequirement,
   ListMeta,

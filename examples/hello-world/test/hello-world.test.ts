@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { test } from "node:test";
+import { apiextensionsv1, Client, corev1, Manager, silentLogger } from "converge";
+import { testPlane } from "converge/testing";
+import { parse } from "yaml";
+import { HelloWorld } from "../src/api.ts";
+import { helloWorldController } from "../src/controller.ts";
+
+const plane = await testPlane();
+const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "hello-world-test" });
+test.after(() => client.close());
+
+const crd = parse(
+  await readFile(new URL("../config/crd/apps.example.com_helloworlds.yaml", import.meta.url), "utf8"),
+) as apiextensionsv1.CustomResourceDefinition;
+await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true });
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const message = (namespace: string, name: string, expected?: string) =>
+  until(`ConfigMap ${name}${expected ? ` with message ${expected}` : ""}`, async () => {
+    const cm = await client.get(corev1.ConfigMap, { namespace, name });
+    return expected === undefined || cm.data?.message === expected ? cm : undefined;
+  });
+
+test("HelloWorld: create, update, repair and delete through its ConfigMap", async (t) => {
+  const namespace = await plane.namespace(t);
+  const manager = await Manager.create({ name: "hello-world-operator", client, namespace, log: silentLogger });
+  manager.add(helloWorldController());
+  const running = manager.start();
+  t.after(async () => {
+    await manager.stop();
+    await running;
+  });
+  await until("the CRD to be served", () => client.list(HelloWorld, { namespace }));
+
+  await client.create(HelloWorld, { metadata: { name: "greeting", namespace }, spec: { name: "world" } });
+  const cm = await message(namespace, "greeting", "world");
+  assert.equal(cm.metadata?.ownerReferences?.[0]?.kind, "HelloWorld");
+  assert.equal(cm.metadata?.ownerReferences?.[0]?.controller, true);
+  const hw = await until("observedGeneration", async () => {
+    const o = await client.get(HelloWorld, { namespace, name: "greeting" });
+    return o.status?.observedGeneration === o.metadata?.generation ? o : undefined;
+  });
+  assert.equal(hw.status?.observedGeneration, 1);
+
+  await client.patch(HelloWorld, { namespace, name: "greeting" }, "merge", { spec: { name: "Converge" } });
+  await message(namespace, "greeting", "Converge");
+
+  await client.patch(corev1.ConfigMap, { namespace, name: "greeting" }, "merge", { data: { message: "tampered" } });
+  await message(namespace, "greeting", "Converge");
+
+  await client.delete(HelloWorld, { namespace, name: "greeting" });
+  // The garbage collector rediscovers API types every 30 s, so for a CRD installed just now it can take that long.
+  await until(
+    "the ConfigMap to be garbage-collected",
+    () =>
+      client.get(corev1.ConfigMap, { namespace, name: "greeting" }).then(
+        () => undefined,
+        () => true,
+      ),
+    75_000,
+  );
+});
+
+test("npm start installs the CRD and runs the operator against KUBECONFIG until SIGTERM", async (t) => {
+  const namespace = await plane.namespace(t);
+  const child = spawn(process.execPath, [new URL("../src/main.ts", import.meta.url).pathname], {
+    env: { ...process.env, KUBECONFIG: plane.kubeconfig, CONVERGE_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  t.after(() => child.kill("SIGKILL"));
+  await until("the operator to start", async () => (stderr.includes("running the operator") ? true : undefined));
+  const sample = parse(
+    await readFile(new URL("../config/samples/helloworld.yaml", import.meta.url), "utf8"),
+  ) as HelloWorld;
+  await client.create(HelloWorld, { ...sample, metadata: { ...sample.metadata, namespace } });
+  await message(namespace, "helloworld-sample", "world");
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0, stderr);
+});
