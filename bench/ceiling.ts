@@ -23,11 +23,7 @@ export interface LoopOptions {
  * Calls `fn(0) ... fn(count - 1)` with at most `concurrency` calls in flight; resolves with the wall time in
  * seconds. Bounded in count and in time: the first error, or the deadline, stops it.
  */
-export async function bounded(
-  count: number,
-  fn: (i: number) => Promise<unknown>,
-  opts: LoopOptions,
-): Promise<number> {
+export async function bounded(count: number, fn: (i: number) => Promise<unknown>, opts: LoopOptions): Promise<number> {
   const started = performance.now();
   const deadline = Date.now() + opts.timeoutMs;
   let next = 0;

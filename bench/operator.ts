@@ -108,7 +108,11 @@ const bench = controller("bench")
       }
       const generation = obj.metadata?.generation;
       if (obj.status?.observedGeneration !== generation) {
-        await ctx.client.updateStatus(Bench, { ...obj, status: { observedGeneration: generation } }, { signal: ctx.signal });
+        await ctx.client.updateStatus(
+          Bench,
+          { ...obj, status: { observedGeneration: generation } },
+          { signal: ctx.signal },
+        );
         counts.statusUpdates++;
       }
       // Both writes succeeded, or the cache showed them done: this key is converged.

@@ -96,7 +96,10 @@ export function resultTable(r: RunResult): string[] {
       "raw ceiling, 2 writes per object (+ status update)",
       `${s(r.ceiling.twoWriteSeconds)} s (${rate(r.n, r.ceiling.twoWriteSeconds)}/s)`,
     ],
-    ["**Converge / raw 2-write ceiling** (after cache sync)", `**${ratioTotal.toFixed(2)}x** (${ratioAfterSync.toFixed(2)}x)`],
+    [
+      "**Converge / raw 2-write ceiling** (after cache sync)",
+      `**${ratioTotal.toFixed(2)}x** (${ratioAfterSync.toFixed(2)}x)`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const valueWidth = Math.max(...rows.map(([, v]) => v.length));
