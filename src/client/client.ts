@@ -99,7 +99,7 @@ export class Client extends ClientBase {
 
   /** One page (or everything when `limit` is not set). */
   async list<T extends KubeObject>(type: ResourceType<T>, opts: ListOptions = {}): Promise<ListResult<T>> {
-    return this.transport.json<ListResult<T>>({
+    const list = await this.transport.json<ListResult<T>>({
       method: "GET",
       path: this.path(type, opts.namespace),
       query: {
@@ -113,6 +113,9 @@ export class Client extends ClientBase {
       ...(opts.metadataOnly ? { accept: metadataList } : {}),
       ...signal(opts),
     });
+    // An empty PartialObjectMetadataList comes with `items: null`.
+    list.items ??= [];
+    return list;
   }
 
   /** A watch as an async iterable; it ends when the server closes the stream or `signal` aborts. */
