@@ -78,9 +78,12 @@ test("server-side apply: owns fields by manager, conflicts unless forced, status
   const applied = await client.apply(appsv1.Deployment, deployment);
   assert.equal(applied.spec?.replicas, 1);
   assert.ok(applied.metadata?.managedFields?.some((f) => f.manager === "converge-test" && f.operation === "Apply"));
-  // Re-applying the same configuration changes nothing.
-  const again = await client.apply(appsv1.Deployment, deployment);
-  assert.equal(again.metadata?.resourceVersion, applied.metadata?.resourceVersion);
+  // Re-applying the same configuration changes nothing. (A ConfigMap: the controller-manager itself keeps
+  // writing to Deployments, so their resourceVersion moves on its own.)
+  const config = { metadata: { name: "applied", namespace }, data: { a: "1" } };
+  const firstApply = await client.apply(corev1.ConfigMap, config);
+  const again = await client.apply(corev1.ConfigMap, config);
+  assert.equal(again.metadata?.resourceVersion, firstApply.metadata?.resourceVersion);
   // Another manager that sets an owned field conflicts, unless it forces.
   await assert.rejects(
     client.apply(
