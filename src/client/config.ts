@@ -1,5 +1,9 @@
+import { readFileSync } from "node:fs";
 import type { RequestOptions } from "node:https";
+import { homedir } from "node:os";
+import { dirname, resolve } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
+import { parse } from "yaml";
 
 /** Where the apiserver is and how to reach it; produced from a kubeconfig or the in-cluster service account. */
 export interface ConnectionConfig {
@@ -63,16 +67,21 @@ export async function loadConnection(options: LoadOptions = {}): Promise<Connect
   if (first.rejectUnauthorized !== undefined) tls.rejectUnauthorized = first.rejectUnauthorized;
   // Exec plugins and auth providers hand out expiring tokens (their authenticators cache them until expiry);
   // a static token or client certificate never changes.
-  const dynamicAuth = Boolean(user && (user.exec || user.authProvider));
+  const tokenFile = options.inCluster || !user ? undefined : findTokenFile(options.kubeconfig, user.name);
+  const dynamicAuth = Boolean(user && (user.exec || user.authProvider || tokenFile));
   const headerTtlMs = dynamicAuth ? 5_000 : Number.POSITIVE_INFINITY;
-  let cached = { value: authorizationHeader(first), at: Date.now() };
+  const readHeader = (opts: RequestOptions): string | undefined => {
+    const fromFile = tokenFile && !user?.token ? readFileSync(tokenFile, "utf8").trim() : undefined;
+    return fromFile ? `Bearer ${fromFile}` : authorizationHeader(opts);
+  };
+  let cached = { value: readHeader(first), at: Date.now() };
   return {
     server: cluster.server.replace(/\/+$/, ""),
     tls,
     name: options.inCluster ? "in-cluster" : kc.getCurrentContext(),
     async authorization({ refresh = false } = {}) {
       if (!refresh && Date.now() - cached.at < headerTtlMs) return cached.value;
-      cached = { value: authorizationHeader(await readOptions()), at: Date.now() };
+      cached = { value: readHeader(await readOptions()), at: Date.now() };
       return cached.value;
     },
   };
@@ -83,5 +92,26 @@ function authorizationHeader(opts: RequestOptions): string | undefined {
   const value = headers.Authorization ?? headers.authorization;
   if (value) return value;
   if (opts.auth) return `Basic ${Buffer.from(opts.auth).toString("base64")}`;
+  return undefined;
+}
+
+/**
+ * kubectl's `tokenFile` user field (a token that another process rotates, re-read like client-go does), which the
+ * official JavaScript client does not read. Returns its absolute path for the given user, if any.
+ */
+function findTokenFile(explicit: string | undefined, userName: string): string | undefined {
+  const files = explicit
+    ? [explicit]
+    : (process.env.KUBECONFIG?.split(":").filter(Boolean) ?? [resolve(homedir(), ".kube", "config")]);
+  for (const file of files) {
+    let doc: { users?: Array<{ name?: string; user?: { tokenFile?: string } }> };
+    try {
+      doc = parse(readFileSync(file, "utf8")) as typeof doc;
+    } catch {
+      continue;
+    }
+    const tokenFile = doc?.users?.find((u) => u.name === userName)?.user?.tokenFile;
+    if (tokenFile) return resolve(dirname(file), tokenFile);
+  }
   return undefined;
 }
