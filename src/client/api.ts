@@ -302,18 +302,7 @@ export abstract class ClientBase implements KubeClient {
     mutate: (obj: T) => void | Promise<void>,
     opts?: WriteOptions,
   ): Promise<{ result: CreateOrUpdateResult; object: T }> {
-    const k = objectKey(key);
-    return retryOnConflict(async () => {
-      const current = await this.getOrUndefined(type, k);
-      if (!current) {
-        const obj = skeleton(type, k);
-        await mutate(obj);
-        assertSameKey(type, k, obj);
-        return { result: "created" as const, object: await this.create(type, obj, opts) };
-      }
-      const desired = structuredClone(current);
-      await mutate(desired);
-      assertSameKey(type, k, desired);
+    return this.mutateOrCreate(type, key, mutate, opts, async (current, desired) => {
       if (deepEqual(current, desired)) return { result: "unchanged" as const, object: current };
       return { result: "updated" as const, object: await this.update(type, desired, opts) };
     });
@@ -331,17 +320,7 @@ export abstract class ClientBase implements KubeClient {
     opts?: WriteOptions,
   ): Promise<{ result: CreateOrUpdateResult; object: T }> {
     const k = objectKey(key);
-    return retryOnConflict(async () => {
-      const current = await this.getOrUndefined(type, k);
-      if (!current) {
-        const obj = skeleton(type, k);
-        await mutate(obj);
-        assertSameKey(type, k, obj);
-        return { result: "created" as const, object: await this.create(type, obj, opts) };
-      }
-      const desired = structuredClone(current);
-      await mutate(desired);
-      assertSameKey(type, k, desired);
+    return this.mutateOrCreate(type, k, mutate, opts, async (current, desired) => {
       const { status: beforeStatus, ...beforeRest } = current as T & { status?: unknown };
       const { status: afterStatus, ...afterRest } = desired as T & { status?: unknown };
       const splitStatus = type.subresources.status;
@@ -352,6 +331,29 @@ export abstract class ClientBase implements KubeClient {
       if (mainPatch) object = await this.patch(type, k, "merge", mainPatch, opts);
       if (statusPatch) object = await this.patch(type, k, "merge", statusPatch, { ...opts, subresource: "status" });
       return { result: "updated" as const, object };
+    });
+  }
+
+  /**
+   * The shared first half of createOrUpdate and createOrPatch: read the object, create it from a mutated skeleton
+   * when it is missing, otherwise hand the current object and a mutated copy to `write`; conflicts start over
+   * with a fresh read.
+   */
+  private mutateOrCreate<T extends KubeObject>(
+    type: ResourceType<T>,
+    key: ObjectKey | string,
+    mutate: (obj: T) => void | Promise<void>,
+    opts: WriteOptions | undefined,
+    write: (current: T, desired: T) => Promise<{ result: CreateOrUpdateResult; object: T }>,
+  ): Promise<{ result: CreateOrUpdateResult; object: T }> {
+    const k = objectKey(key);
+    return retryOnConflict(async () => {
+      const current = await this.getOrUndefined(type, k);
+      const desired = current ? structuredClone(current) : skeleton(type, k);
+      await mutate(desired);
+      assertSameKey(type, k, desired);
+      if (!current) return { result: "created" as const, object: await this.create(type, desired, opts) };
+      return write(current, desired);
     });
   }
 

@@ -108,3 +108,29 @@ export function namespaceName(testName: string): string {
     .replace(/-+$/g, "");
   return `${slug || "test"}-${randomBytes(4).toString("hex")}`;
 }
+
+/**
+ * Polls `check` until it returns something other than undefined or false, and resolves with that. Errors thrown
+ * by `check` count as "not yet"; on timeout the error names `what` and the last error seen.
+ */
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (let delay = 20; ; delay = Math.min(delay * 1.5, 250)) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError ? ` (last error: ${(lastError as Error).message ?? String(lastError)})` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}

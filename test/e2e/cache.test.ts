@@ -4,26 +4,12 @@ import { test } from "node:test";
 import { Cache } from "../../src/cache/index.ts";
 import { Client } from "../../src/client/index.ts";
 import { EventRecorder, setControllerReference } from "../../src/controller/index.ts";
-import { testPlane } from "../../src/testing/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
 import { corev1, eventsv1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "cache-test" });
 test.after(() => client.close());
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test("informers strip managedFields, index by owner, filter by label, and serve metadata-only objects", async (t) => {
   const namespace = await plane.namespace(t);
@@ -48,7 +34,7 @@ test("informers strip managedFields, index by owner, filter by label, and serve 
     stringData: { password: "hunter2" },
   });
 
-  await until(
+  await eventually(
     "the informers to see the objects",
     () => full.store.get(`${namespace}/child`) && meta.store.get(`${namespace}/s`),
   );

@@ -4,26 +4,12 @@ import { test } from "node:test";
 import { Client } from "../../src/client/index.ts";
 import { handlers, silentLogger } from "../../src/controller/index.ts";
 import { Manager } from "../../src/manager/index.ts";
-import { testPlane } from "../../src/testing/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "handlers-test" });
 test.after(() => client.close());
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test("create, update, field, delete, timer and daemon handlers run when they should, with a bounded annotation", async (t) => {
   const namespace = await plane.namespace(t);
@@ -72,20 +58,23 @@ test("create, update, field, delete, timer and daemon handlers run when they sho
   });
 
   await client.create(corev1.ConfigMap, { metadata: { name: "h", namespace }, data: { who: "a", mood: "calm" } });
-  await until("create and field handlers", () => calls.includes("create a") && calls.includes("mood undefined->calm"));
-  await until("the daemon", () => daemonRuns === 1);
-  await until("two ticks", () => calls.filter((c) => c === "tick").length >= 2);
+  await eventually(
+    "create and field handlers",
+    () => calls.includes("create a") && calls.includes("mood undefined->calm"),
+  );
+  await eventually("the daemon", () => daemonRuns === 1);
+  await eventually("two ticks", () => calls.filter((c) => c === "tick").length >= 2);
   const annotations = (await client.get(corev1.ConfigMap, { namespace, name: "h" })).metadata?.annotations ?? {};
   const marker = annotations["converge.dev/handled.greeter"] ?? "";
   assert.ok(marker.length > 0 && marker.length < 200, `a small marker: ${marker}`);
 
   await client.patch(corev1.ConfigMap, { namespace, name: "h" }, "merge", { data: { who: "b" } });
-  await until("the update handler, after one retry", () => calls.includes("update a->b"));
+  await eventually("the update handler, after one retry", () => calls.includes("update a->b"));
   assert.equal(calls.filter((c) => c.startsWith("create")).length, 1, "create ran once");
   assert.ok(!calls.some((c) => c.startsWith("mood calm")), "the field handler did not run for another field");
 
   await client.patch(corev1.ConfigMap, { namespace, name: "h" }, "merge", { data: { mood: "happy" } });
-  await until("the field handler", () => calls.includes("mood calm->happy"));
+  await eventually("the field handler", () => calls.includes("mood calm->happy"));
 
   // Metadata-only changes are not updates.
   const updatesBefore = calls.filter((c) => c.startsWith("update")).length;
@@ -94,12 +83,12 @@ test("create, update, field, delete, timer and daemon handlers run when they sho
   assert.equal(calls.filter((c) => c.startsWith("update")).length, updatesBefore);
 
   await client.delete(corev1.ConfigMap, { namespace, name: "h" });
-  await until("the delete handler", () => calls.includes("delete b"));
-  await until("the object to be gone", () =>
+  await eventually("the delete handler", () => calls.includes("delete b"));
+  await eventually("the object to be gone", () =>
     client.get(corev1.ConfigMap, { namespace, name: "h" }).then(
       () => false,
       () => true,
     ),
   );
-  await until("the daemon to stop", () => daemonStopped === 1);
+  await eventually("the daemon to stop", () => daemonStopped === 1);
 });

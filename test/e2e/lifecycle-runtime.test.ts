@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { Cache } from "../../src/cache/index.ts";
 import { Client } from "../../src/client/index.ts";
 import { ControlPlane } from "../../src/cluster/index.ts";
-import { testPlane } from "../../src/testing/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -42,20 +42,6 @@ function operator(env: Record<string, string>) {
   return { child, lines, exited };
 }
 
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const work = (namespace: string, name: string): corev1.ConfigMap => ({
   metadata: { name, namespace, labels: { role: "work" } },
 });
@@ -69,22 +55,22 @@ test("two managers on one Lease never reconcile at once, and the standby takes o
     a.child.kill("SIGKILL");
     b.child.kill("SIGKILL");
   });
-  const leader = await until("a leader", () => [...a.lines, ...b.lines].find((l) => l.event === "leading"));
+  const leader = await eventually("a leader", () => [...a.lines, ...b.lines].find((l) => l.event === "leading"));
   const [first, second] = leader.identity === "a" ? [a, b] : [b, a];
   for (let i = 0; i < 5; i++) await client.create(corev1.ConfigMap, work(namespace, `w${i}`));
-  await until("the leader to reconcile all", () => first.lines.filter((l) => l.event === "end").length >= 5);
+  await eventually("the leader to reconcile all", () => first.lines.filter((l) => l.event === "end").length >= 5);
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(second.lines.filter((l) => l.event === "start").length, 0, "the standby did not reconcile");
   assert.equal(second.lines.filter((l) => l.event === "leading").length, 0, "the standby did not lead");
 
   first.child.kill("SIGKILL");
   const killedAt = Date.now();
-  const takeover = await until("the standby to take over", () => second.lines.find((l) => l.event === "leading"));
+  const takeover = await eventually("the standby to take over", () => second.lines.find((l) => l.event === "leading"));
   // It may take over only after the lease expired (2 s since the last renewal, observed by its own clock).
   assert.ok(takeover.at - killedAt >= 300, `took over ${takeover.at - killedAt} ms after the kill`);
   assert.ok(takeover.at - killedAt < 10_000);
   await client.create(corev1.ConfigMap, work(namespace, "after"));
-  const done = await until("the new leader to reconcile", async () => {
+  const done = await eventually("the new leader to reconcile", async () => {
     const cm = await client.get(corev1.ConfigMap, { namespace, name: "after" });
     return cm.metadata?.annotations?.["done-by"];
   });
@@ -106,9 +92,9 @@ test("SIGTERM lets the running reconcile finish and releases the lease", async (
     FIXTURE_IDENTITY: "term",
   });
   t.after(() => op.child.kill("SIGKILL"));
-  await until("leading", () => op.lines.some((l) => l.event === "leading"));
+  await eventually("leading", () => op.lines.some((l) => l.event === "leading"));
   await client.create(corev1.ConfigMap, work(namespace, "slow"));
-  await until("the reconcile to start", () => op.lines.some((l) => l.event === "start"));
+  await eventually("the reconcile to start", () => op.lines.some((l) => l.event === "start"));
   op.child.kill("SIGTERM");
   const code = await op.exited;
   assert.equal(code, 0);
@@ -135,15 +121,19 @@ test("an informer resumes after an apiserver restart and misses no change", asyn
   cache.start();
   await cache.waitForSync(10_000);
   await c.create(corev1.ConfigMap, { metadata: { name: "x", namespace: "default" }, data: { v: "0" } });
-  await until("the informer to see v=0", () => informer.store.get("default/x")?.data?.v === "0");
+  await eventually("the informer to see v=0", () => informer.store.get("default/x")?.data?.v === "0");
   const watchesBefore = informer.stats.watches;
   await own.restart("kube-apiserver");
   for (let i = 1; i <= 20; i++) {
     await c.patch(corev1.ConfigMap, { namespace: "default", name: "x" }, "merge", { data: { v: String(i) } });
   }
   await c.create(corev1.ConfigMap, { metadata: { name: "y", namespace: "default" } });
-  await until("the informer to see the last change", () => informer.store.get("default/x")?.data?.v === "20", 30_000);
-  await until("the informer to see the new object", () => informer.store.get("default/y"));
+  await eventually(
+    "the informer to see the last change",
+    () => informer.store.get("default/x")?.data?.v === "20",
+    30_000,
+  );
+  await eventually("the informer to see the new object", () => informer.store.get("default/y"));
   assert.ok(informer.stats.watches > watchesBefore, "the watch was re-established");
 });
 
@@ -165,10 +155,10 @@ test("a watch that goes silent is detected and restarted", async (t) => {
   // A frozen apiserver keeps the TCP connection open but sends nothing: the silent stall TCP cannot detect.
   process.kill(pid, "SIGSTOP");
   try {
-    await until("the stall to be detected", () => informer.stats.stalls >= 1, 10_000);
+    await eventually("the stall to be detected", () => informer.stats.stalls >= 1, 10_000);
   } finally {
     process.kill(pid, "SIGCONT");
   }
   await c.create(corev1.ConfigMap, { metadata: { name: "after-stall", namespace: "default" } });
-  await until("the informer to recover", () => informer.store.get("default/after-stall"), 30_000);
+  await eventually("the informer to recover", () => informer.store.get("default/after-stall"), 30_000);
 });

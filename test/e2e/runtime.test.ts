@@ -14,7 +14,7 @@ import {
   silentLogger,
 } from "../../src/controller/index.ts";
 import { Manager, type ManagerOptions } from "../../src/manager/index.ts";
-import { testPlane } from "../../src/testing/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -22,20 +22,6 @@ const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager
 test.after(() => client.close());
 
 type ConfigMap = corev1.ConfigMap;
-
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function run(
   t: { after: (fn: () => Promise<void>) => void },
@@ -99,7 +85,7 @@ test("one reconcile per key at a time under a burst of updates, and the last upd
   for (let i = 1; i <= 60; i++) {
     await client.patch(corev1.ConfigMap, { namespace, name: "burst" }, "merge", { data: { n: String(i) } });
   }
-  await until("the last update to be reconciled", () => lastSeen === "60");
+  await eventually("the last update to be reconciled", () => lastSeen === "60");
   assert.equal(maxSameKey, 1, "never two reconciles of one key at once");
   assert.ok(reconciles < 61, `updates are coalesced (${reconciles} reconciles for 61 writes)`);
 });
@@ -124,9 +110,9 @@ test("errors are retried with per-key exponential backoff; other keys are not he
     ),
   );
   await client.create(corev1.ConfigMap, parent(namespace, "failing"));
-  await until("5 attempts", () => attempts.length >= 5);
+  await eventually("5 attempts", () => attempts.length >= 5);
   await client.create(corev1.ConfigMap, parent(namespace, "fine"));
-  await until("the healthy key to be reconciled", () => healthy.includes("fine"));
+  await eventually("the healthy key to be reconciled", () => healthy.includes("fine"));
   const gaps = attempts.slice(1, 5).map((at, i) => at - (attempts[i] as number));
   // 40, 80, 160, 320 ms nominal: each wait at least the backoff, and growing.
   for (const [i, gap] of gaps.entries())
@@ -170,19 +156,19 @@ test("an owned object deleted by hand is recreated; a read right after a write s
     ),
   );
   await client.create(corev1.ConfigMap, parent(namespace, "p", { value: "v1" }));
-  const child = await until("the child", () =>
+  const child = await eventually("the child", () =>
     client.get(corev1.ConfigMap, { namespace, name: "p-child" }).catch(() => undefined),
   );
   assert.equal(child.data?.value, "v1");
   assert.equal(child.metadata?.ownerReferences?.[0]?.name, "p");
   await client.delete(corev1.ConfigMap, { namespace, name: "p-child" });
-  const recreated = await until("the child to be recreated", async () => {
+  const recreated = await eventually("the child to be recreated", async () => {
     const c = await client.get(corev1.ConfigMap, { namespace, name: "p-child" }).catch(() => undefined);
     return c && c.metadata?.uid !== child.metadata?.uid ? c : undefined;
   });
   assert.equal(recreated.data?.value, "v1");
   await client.patch(corev1.ConfigMap, { namespace, name: "p" }, "merge", { data: { value: "v2" } });
-  await until("the child to follow the parent", async () => {
+  await eventually("the child to follow the parent", async () => {
     const c = await client.get(corev1.ConfigMap, { namespace, name: "p-child" });
     return c.data?.value === "v2" ? true : undefined;
   });
@@ -209,7 +195,7 @@ test("a finalizer blocks deletion until its cleanup ran", async (t) => {
     ),
   );
   await client.create(corev1.ConfigMap, parent(namespace, "guarded"));
-  await until("the finalizer to be added", async () => {
+  await eventually("the finalizer to be added", async () => {
     const o = await client.get(corev1.ConfigMap, { namespace, name: "guarded" });
     return o.metadata?.finalizers?.includes("converge.dev/cleanup") ? true : undefined;
   });
@@ -219,7 +205,7 @@ test("a finalizer blocks deletion until its cleanup ran", async (t) => {
   assert.ok(held.metadata?.deletionTimestamp, "still there, being deleted");
   assert.deepEqual(cleaned, []);
   release = true;
-  await until("the object to be gone", () =>
+  await eventually("the object to be gone", () =>
     client.get(corev1.ConfigMap, { namespace, name: "guarded" }).then(
       () => undefined,
       () => true,
@@ -257,7 +243,7 @@ test("at rest, periodic resyncs of unchanged objects make no writes; /metrics an
     { cache: { informerDefaults: { resyncMs: 300 } } },
   );
   for (let i = 0; i < 5; i++) await client.create(corev1.ConfigMap, parent(namespace, `s${i}`, { i: String(i) }));
-  await until("5 copies", async () => {
+  await eventually("5 copies", async () => {
     const all = await client.list(corev1.ConfigMap, { namespace });
     return all.items.filter((c) => c.metadata?.name?.endsWith("-copy")).length === 5 ? true : undefined;
   });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { testPlane } from "../../src/testing/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
 
 const plane = await testPlane();
 
@@ -8,16 +8,6 @@ interface Item {
   metadata: { name: string; ownerReferences?: Array<{ kind: string; name: string }> };
   status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
   spec?: { nodeName?: string };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const list = async (path: string): Promise<Item[]> => (await plane.http.expectOk<{ items: Item[] }>("GET", path)).items;
@@ -36,7 +26,7 @@ test("a Deployment gets a ReplicaSet and Ready pods on the fake node; deleting i
     },
   });
 
-  const pods = await until("3 Ready pods", async () => {
+  const pods = await eventually("3 Ready pods", async () => {
     const items = await list(`/api/v1/namespaces/${ns}/pods?labelSelector=app%3Dweb`);
     return items.length === 3 && items.every(ready) ? items : undefined;
   });
@@ -51,7 +41,7 @@ test("a Deployment gets a ReplicaSet and Ready pods on the fake node; deleting i
     replicaSets[0]?.metadata.ownerReferences?.map((o) => [o.kind, o.name]),
     [["Deployment", "web"]],
   );
-  const deployment = await until("Deployment status availableReplicas=3", async () => {
+  const deployment = await eventually("Deployment status availableReplicas=3", async () => {
     const d = await plane.http.expectOk<{ status?: { availableReplicas?: number } }>(
       "GET",
       `/apis/apps/v1/namespaces/${ns}/deployments/web`,
@@ -65,7 +55,7 @@ test("a Deployment gets a ReplicaSet and Ready pods on the fake node; deleting i
     apiVersion: "v1",
     propagationPolicy: "Background",
   });
-  await until("the ReplicaSet and pods to be garbage-collected", async () => {
+  await eventually("the ReplicaSet and pods to be garbage-collected", async () => {
     const [rs, ps] = await Promise.all([
       list(`/apis/apps/v1/namespaces/${ns}/replicasets`),
       list(`/api/v1/namespaces/${ns}/pods`),
@@ -82,7 +72,7 @@ test("a PersistentVolumeClaim on the default kwok-volume class gets bound", asyn
     metadata: { name: "data" },
     spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } },
   });
-  const pvc = await until("the claim to be Bound", async () => {
+  const pvc = await eventually("the claim to be Bound", async () => {
     const c = await plane.http.expectOk<Item & { spec: { storageClassName?: string } }>(
       "GET",
       `/api/v1/namespaces/${ns}/persistentvolumeclaims/data`,

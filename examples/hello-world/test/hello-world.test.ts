@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { apiextensionsv1, Client, corev1, Manager, silentLogger } from "converge";
-import { testPlane } from "converge/testing";
+import { eventually, testPlane } from "converge/testing";
 import { parse } from "yaml";
 import { HelloWorld } from "../src/api.ts";
 import { helloWorldController } from "../src/controller.ts";
@@ -17,18 +17,8 @@ const crd = parse(
 ) as apiextensionsv1.CustomResourceDefinition;
 await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const message = (namespace: string, name: string, expected?: string) =>
-  until(`ConfigMap ${name}${expected ? ` with message ${expected}` : ""}`, async () => {
+  eventually(`ConfigMap ${name}${expected ? ` with message ${expected}` : ""}`, async () => {
     const cm = await client.get(corev1.ConfigMap, { namespace, name });
     return expected === undefined || cm.data?.message === expected ? cm : undefined;
   });
@@ -42,13 +32,13 @@ test("HelloWorld: create, update, repair and delete through its ConfigMap", asyn
     await manager.stop();
     await running;
   });
-  await until("the CRD to be served", () => client.list(HelloWorld, { namespace }));
+  await eventually("the CRD to be served", () => client.list(HelloWorld, { namespace }));
 
   await client.create(HelloWorld, { metadata: { name: "greeting", namespace }, spec: { name: "world" } });
   const cm = await message(namespace, "greeting", "world");
   assert.equal(cm.metadata?.ownerReferences?.[0]?.kind, "HelloWorld");
   assert.equal(cm.metadata?.ownerReferences?.[0]?.controller, true);
-  const hw = await until("observedGeneration", async () => {
+  const hw = await eventually("observedGeneration", async () => {
     const o = await client.get(HelloWorld, { namespace, name: "greeting" });
     return o.status?.observedGeneration === o.metadata?.generation ? o : undefined;
   });
@@ -62,7 +52,7 @@ test("HelloWorld: create, update, repair and delete through its ConfigMap", asyn
 
   await client.delete(HelloWorld, { namespace, name: "greeting" });
   // The garbage collector rediscovers API types every 30 s, so for a CRD installed just now it can take that long.
-  await until(
+  await eventually(
     "the ConfigMap to be garbage-collected",
     () =>
       client.get(corev1.ConfigMap, { namespace, name: "greeting" }).then(
@@ -85,7 +75,7 @@ test("npm start installs the CRD and runs the operator against KUBECONFIG until 
   });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   t.after(() => child.kill("SIGKILL"));
-  await until("the operator to start", async () => (stderr.includes("running the operator") ? true : undefined));
+  await eventually("the operator to start", async () => (stderr.includes("running the operator") ? true : undefined));
   const sample = parse(
     await readFile(new URL("../config/samples/helloworld.yaml", import.meta.url), "utf8"),
   ) as HelloWorld;
