@@ -1,7 +1,7 @@
 import { type KubeClient, type ObjectKey, objectKey } from "../client/api.ts";
+import { parseLabelSelector } from "../client/selector.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { Informer, type InformerLog, type InformerOptions, stripManagedFields } from "./informer.ts";
-import { parseLabelSelector } from "./selector.ts";
 import { byControllerUid, byNamespace, byOwnerUid, keyOf } from "./store.ts";
 
 /** The scope of one shared informer: kind, namespace, selectors, and whether it caches metadata only. */

@@ -8,5 +8,4 @@ export {
   type InformerOptions,
   stripManagedFields,
 } from "./informer.ts";
-export { type LabelMatcher, matchLabels, parseLabelSelector } from "./selector.ts";
 export { byControllerUid, byNamespace, byOwnerUid, type IndexFunc, keyOf, Store } from "./store.ts";
