@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { Client } from "../../src/client/index.ts";
 import {
   controller,
+  filter,
   handleFinalizer,
   type ReconcileContext,
   type Request,
@@ -130,13 +131,7 @@ test("an owned object deleted by hand is recreated; a read right after a write s
     m.add(
       controller("owner")
         .for(corev1.ConfigMap, {
-          predicates: [
-            {
-              create: (o) => o.metadata?.labels?.role === "parent",
-              update: (_o, n) => n.metadata?.labels?.role === "parent",
-              delete: (o) => o.metadata?.labels?.role === "parent",
-            },
-          ],
+          predicates: [filter((o) => o.metadata?.labels?.role === "parent")],
         })
         .owns(corev1.ConfigMap)
         .reconcile(async (req, ctx) => {

@@ -7,21 +7,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Cache, Informer } from "../../src/cache/index.ts";
 import { FakeClient, fakeApiError } from "../../src/client/index.ts";
-import { controller, setControllerReference, silentLogger } from "../../src/controller/index.ts";
+import { controller, filter, setControllerReference, silentLogger } from "../../src/controller/index.ts";
 import { Manager } from "../../src/manager/index.ts";
+import { eventually } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
 const namespace = "default";
-
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 2000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 test("a manager on the fake: the controller creates an owned child, recreates it when deleted, and rests", async (t) => {
   const fake = new FakeClient({ fieldManager: "t" });
@@ -29,13 +20,7 @@ test("a manager on the fake: the controller creates an owned child, recreates it
   manager.add(
     controller("owner")
       .for(corev1.ConfigMap, {
-        predicates: [
-          {
-            create: (o) => o.metadata?.labels?.role === "parent",
-            update: (_o, n) => n.metadata?.labels?.role === "parent",
-            delete: (o) => o.metadata?.labels?.role === "parent",
-          },
-        ],
+        predicates: [filter((o) => o.metadata?.labels?.role === "parent")],
       })
       .owns(corev1.ConfigMap)
       .reconcile(async (req, ctx) => {
@@ -64,19 +49,19 @@ test("a manager on the fake: the controller creates an owned child, recreates it
     metadata: { name: "p", namespace, labels: { role: "parent" } },
     data: { value: "v1" },
   });
-  const child = await until("the child", () => fake.peek(corev1.ConfigMap, childKey));
+  const child = await eventually("the child", () => fake.peek(corev1.ConfigMap, childKey));
   assert.equal(child.data?.value, "v1");
   assert.equal(child.metadata?.ownerReferences?.[0]?.uid, parent.metadata?.uid);
 
   await fake.delete(corev1.ConfigMap, childKey);
-  const recreated = await until("the child to be recreated", () => {
+  const recreated = await eventually("the child to be recreated", () => {
     const c = fake.peek(corev1.ConfigMap, childKey);
     return c && c.metadata?.uid !== child.metadata?.uid ? c : undefined;
   });
   assert.equal(recreated.data?.value, "v1");
 
   await fake.patch(corev1.ConfigMap, { namespace, name: "p" }, "merge", { data: { value: "v2" } });
-  await until("the child to follow", () => fake.peek(corev1.ConfigMap, childKey)?.data?.value === "v2");
+  await eventually("the child to follow", () => fake.peek(corev1.ConfigMap, childKey)?.data?.value === "v2");
 
   // At rest the controller writes nothing.
   await new Promise((r) => setTimeout(r, 50));
@@ -117,17 +102,17 @@ test("an informer on the fake resumes its watch and relists after 410 Expired", 
   t.after(() => informer.stop());
   await informer.waitForSync(1000);
   await fake.create(corev1.ConfigMap, { metadata: { name: "b", namespace } });
-  await until("b in the store", () => informer.store.get(`${namespace}/b`));
+  await eventually("b in the store", () => informer.store.get(`${namespace}/b`));
   assert.equal(informer.stats.lists, 1);
 
   // The watch breaks and cannot be reopened for a while; meanwhile an object changes and history is compacted.
   fake.intercept = (a) => (a.verb === "watch" ? fakeApiError(503, "ServiceUnavailable", "unavailable") : undefined);
   await fake.close();
-  await until("a failed watch", () => informer.stats.errors >= 1);
+  await eventually("a failed watch", () => informer.stats.errors >= 1);
   await fake.create(corev1.ConfigMap, { metadata: { name: "c", namespace } });
   fake.compact();
   fake.intercept = undefined;
 
-  await until("c in the store", () => informer.store.get(`${namespace}/c`));
+  await eventually("c in the store", () => informer.store.get(`${namespace}/c`));
   assert.equal(informer.stats.lists, 2, "the informer relisted after 410");
 });
