@@ -169,7 +169,8 @@ export class Cache {
       (!opts.namespace || o.metadata?.namespace === opts.namespace) &&
       (!match || match(o.metadata?.labels)) &&
       (!opts.index || (s.informer.options.indexes?.[opts.index.name]?.(o as T) ?? []).includes(opts.index.value));
-    if (s.overlay.size === 0) return match ? items.filter(keep) : items;
+    // An index lookup is not limited to the namespace; anything else is already exactly the answer.
+    if (s.overlay.size === 0) return match || (opts.index && opts.namespace) ? items.filter(keep) : items;
     const now = Date.now();
     const byKey = new Map(items.map((o) => [keyOf(o), o]));
     for (const [key, entry] of s.overlay) {

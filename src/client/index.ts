@@ -3,7 +3,6 @@ export * from "./api.ts";
 export { Client, type ClientOptions } from "./client.ts";
 export { type ConnectionConfig, type LoadOptions, loadConnection } from "./config.ts";
 export * from "./errors.ts";
-export { type FakeAction, FakeClient, type FakeClientOptions, type FakeInterceptor, fakeApiError } from "./fake.ts";
 export { deepEqual, type Json, mergePatch } from "./patch.ts";
 export {
   type FieldMatcher,

@@ -16,6 +16,14 @@ import { ControlPlane, type PlaneMode } from "../cluster/control-plane.ts";
 import { type ClusterCredentials, PlaneHttp } from "../cluster/http.ts";
 import { credentialsFromKubeconfig } from "../cluster/state.ts";
 
+export {
+  type FakeAction,
+  FakeClient,
+  type FakeClientOptions,
+  type FakeInterceptor,
+  fakeApiError,
+} from "../client/fake.ts";
+
 export interface TestPlane {
   /** Path of a kubeconfig for the plane (admin credentials). */
   kubeconfig: string;

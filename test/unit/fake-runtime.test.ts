@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Cache, Informer } from "../../src/cache/index.ts";
-import { FakeClient, fakeApiError } from "../../src/client/index.ts";
 import { controller, filter, setControllerReference, silentLogger } from "../../src/controller/index.ts";
 import { Manager } from "../../src/manager/index.ts";
-import { eventually } from "../../src/testing/index.ts";
+import { eventually, FakeClient, fakeApiError } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
 const namespace = "default";
