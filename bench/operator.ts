@@ -31,21 +31,32 @@ export interface Counts {
 }
 
 export type OperatorMessage =
-  | { type: "synced"; processStart: number; managerStart: number; synced: number }
+  /** Epoch ms: every module loaded (the first line of this file runs), and the caches synced. */
+  | { type: "synced"; loaded: number; synced: number }
   | { type: "progress"; converged: number; reconciles: number }
+  /** Sent the moment the last key converged. `cpuSeconds`: this process's CPU time (user + system) until then. */
+  | { type: "converged"; at: number; cpuSeconds: number }
   | {
       type: "result";
-      /** Epoch ms: when the last key converged. */
-      converged: number;
       /** Counts when the last key converged, and once the queue was idle afterwards. */
       atConverged: Counts;
       atIdle: Counts;
-      /** Peak resident set size over the process's life, and the heap in use at the end after a full GC. */
+      /** Peak resident set size over the process's life, and the RSS once every module was loaded. */
       maxRssBytes: number;
+      loadedRssBytes: number;
+      /** The largest heap in use seen by a sampler (every 100 ms), and the heap in use at the end after a full GC. */
+      peakHeapUsedBytes: number;
       heapUsedBytes: number;
     };
 
+// Static imports are evaluated before this line runs: this is the cost of loading the code.
+const loaded = Date.now();
+const loadedRssBytes = process.memoryUsage().rss;
 const config = JSON.parse(process.argv[2] ?? "{}") as OperatorConfig;
+let peakHeapUsedBytes = 0;
+const heapSampler = setInterval(() => {
+  peakHeapUsedBytes = Math.max(peakHeapUsedBytes, process.memoryUsage().heapUsed);
+}, 100);
 const send = (message: OperatorMessage, then?: () => void) => process.send?.(message, undefined, {}, then);
 // The parent owns this process: without it there is nothing to report to.
 process.on("disconnect", () => process.exit(2));
@@ -128,21 +139,22 @@ const bench = controller("bench")
   });
 manager.add(bench);
 
-const managerStart = Date.now();
 const running = manager.start();
 running.catch((err: Error) => {
   process.stderr.write(`operator: manager failed: ${err.message}\n`);
   process.exit(1);
 });
 await manager.whenLeading();
-send({ type: "synced", processStart: performance.timeOrigin, managerStart, synced: Date.now() });
+send({ type: "synced", loaded, synced: Date.now() });
 
 const progress = setInterval(
   () => send({ type: "progress", converged: converged.size, reconciles: counts.reconciles }),
   2_000,
 );
 await whenConverged;
-const convergedAt = Date.now();
+clearInterval(progress);
+const cpu = process.cpuUsage();
+send({ type: "converged", at: Date.now(), cpuSeconds: (cpu.user + cpu.system) / 1e6 });
 const atConverged = snapshot();
 
 // The operator's own writes come back as watch events and reconcile once more (finding nothing to do): wait until
@@ -153,7 +165,7 @@ for (let idleSince = Date.now(), deadline = Date.now() + 30_000; Date.now() < de
   else if (Date.now() - idleSince >= 1_000) break;
   await new Promise((r) => setTimeout(r, 50));
 }
-clearInterval(progress);
+clearInterval(heapSampler);
 const atIdle = snapshot();
 const maxRssBytes = process.resourceUsage().maxRSS * 1024;
 globalThis.gc?.();
@@ -161,7 +173,7 @@ const heapUsedBytes = process.memoryUsage().heapUsed;
 await manager.stop();
 await running;
 await client.close();
-send({ type: "result", converged: convergedAt, atConverged, atIdle, maxRssBytes, heapUsedBytes }, () =>
+send({ type: "result", atConverged, atIdle, maxRssBytes, loadedRssBytes, peakHeapUsedBytes, heapUsedBytes }, () =>
   process.exit(0),
 );
 

@@ -3,6 +3,7 @@
  * Figures and ratios only; nothing here asserts a timing. See bench/README.md.
  */
 import { fork } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, platform, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -10,10 +11,10 @@ import { Client } from "../src/client/index.ts";
 import { ControlPlane } from "../src/cluster/index.ts";
 import { controllerOf } from "../src/controller/index.ts";
 import { corev1 } from "../src/types/index.ts";
-import { bounded, rawCeilings } from "./ceiling.ts";
+import { bounded, rawOneWrite, rawTwoWrite } from "./ceiling.ts";
 import { Bench, installBench, newBench } from "./crd.ts";
 import type { OperatorConfig, OperatorMessage } from "./operator.ts";
-import { type Machine, machineLines, type RunResult, resultTable } from "./report.ts";
+import { type Cpu, type Machine, machineLines, type RunResult, resultTable } from "./report.ts";
 
 const usage = `Usage: node bench/run.ts [options]   (npm run bench -- [options])
 
@@ -39,19 +40,14 @@ const loopTimeoutMs = 10 * 60_000;
  */
 const apiserverArgs = ["--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000"];
 
+/** A pause before each timed phase, so that the previous burst's after-effects (Go GC, etcd) do not spill into it. */
+const settle = () => new Promise((r) => setTimeout(r, 1_000));
+
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const out = (lines: string[]) => process.stdout.write(`${lines.join("\n")}\n`);
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      n: { type: "string" },
-      quick: { type: "boolean", default: false },
-      concurrency: { type: "string", default: "16" },
-      "cpu-prof": { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-  });
+  const values = readOptions();
   if (values.help) {
     process.stdout.write(usage);
     return 0;
@@ -68,9 +64,12 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/** A mistake on the command line: reported without a stack trace. */
+class UsageError extends Error {}
+
 function positiveInt(value: string | undefined, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag}: expected a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, got "${value}"`);
   return n;
 }
 
@@ -95,8 +94,11 @@ async function runOnce(
     });
     log(`created ${n}/${n} in ${createSeconds.toFixed(2)} s`);
 
+    const cpu = cpuReader(plane);
+    await settle();
     const operator = await runOperator(
       { kubeconfig: plane.kubeconfigPath, namespace: "bench", n, concurrency },
+      cpu,
       cpuProfDir,
     );
     await verify(client, "bench", n);
@@ -117,13 +119,25 @@ async function runOnce(
     let ceiling: RunResult["ceiling"];
     try {
       log(`raw ceilings: ${n} objects, ${concurrency} in flight`);
-      ceiling = await rawCeilings(rawClient, owners, { concurrency, timeoutMs: loopTimeoutMs, log });
+      const loop = { concurrency, timeoutMs: loopTimeoutMs, log };
+      await settle();
+      const oneWrite = await measured(cpu, () => rawOneWrite(rawClient, owners, loop));
+      await settle();
+      const twoWrite = await measured(cpu, () => rawTwoWrite(rawClient, owners, loop));
+      ceiling = { oneWrite, twoWrite };
     } finally {
       await rawClient.close();
     }
     return {
       machine,
-      result: { n, concurrency, create: { seconds: createSeconds, inFlight: createInFlight }, operator, ceiling },
+      result: {
+        n,
+        concurrency,
+        cpus: machine.cpus,
+        create: { seconds: createSeconds, inFlight: createInFlight },
+        operator,
+        ceiling,
+      },
     };
   } finally {
     await client.close();
@@ -132,10 +146,70 @@ async function runOnce(
   }
 }
 
+interface CpuSample {
+  apiserver: number;
+  etcd: number;
+  /** Busy CPU seconds of the whole machine (every CPU, every process). */
+  machine: number;
+}
+
+/** CPU seconds so far of the plane's components and of the machine, from /proc (zero where it is missing). */
+function cpuReader(plane: ControlPlane): () => CpuSample {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  // /proc counts in clock ticks, 100 per second.
+  const processSeconds = (pid: number | undefined) => {
+    // Fields after "(comm)": state is the 1st, utime the 12th and stime the 13th.
+    const stat = read(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100 || 0;
+  };
+  const machineSeconds = () => {
+    // cpu  user nice system idle iowait irq softirq steal ...: busy is everything but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = (read("/proc/stat").split("\n")[0] ?? "")
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100 || 0;
+  };
+  const pid = (name: string) => plane.state().components.find((c) => c.name === name)?.pid;
+  const apiserver = pid("kube-apiserver");
+  const etcd = pid("etcd");
+  return () => ({ apiserver: processSeconds(apiserver), etcd: processSeconds(etcd), machine: machineSeconds() });
+}
+
+/** The CPU a phase cost: `client` from the client process, the rest from two samples. */
+function cpuBetween(before: CpuSample, after: CpuSample, client: number): Cpu {
+  const apiserver = after.apiserver - before.apiserver;
+  const etcd = after.etcd - before.etcd;
+  const other = Math.max(0, after.machine - before.machine - client - apiserver - etcd);
+  return { client, apiserver, etcd, other };
+}
+
+/** Times a loop of this process and the CPU it, the plane and everything else spent meanwhile. */
+async function measured(sample: () => CpuSample, loop: () => Promise<number>): Promise<{ seconds: number; cpu: Cpu }> {
+  const before = sample();
+  const self0 = process.cpuUsage();
+  const seconds = await loop();
+  const self = process.cpuUsage(self0);
+  return { seconds, cpu: cpuBetween(before, sample(), (self.user + self.system) / 1e6) };
+}
+
 /** Runs bench/operator.ts in a child process until it reports its result; kills it after the timeout. */
-function runOperator(config: OperatorConfig, cpuProfDir: string | undefined): Promise<RunResult["operator"]> {
+function runOperator(
+  config: OperatorConfig,
+  sample: () => CpuSample,
+  cpuProfDir: string | undefined,
+): Promise<RunResult["operator"]> {
   log(`starting the operator (maxConcurrentReconciles ${config.concurrency})`);
   const execArgv = ["--expose-gc", ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [])];
+  const before = sample();
   const spawned = Date.now();
   const child = fork(join(import.meta.dirname, "operator.ts"), [JSON.stringify(config)], {
     execArgv,
@@ -143,7 +217,8 @@ function runOperator(config: OperatorConfig, cpuProfDir: string | undefined): Pr
   });
   child.stdout?.pipe(process.stderr);
   return new Promise((resolve, reject) => {
-    let synced: number | undefined;
+    let synced: { loaded: number; synced: number } | undefined;
+    let converged: { at: number; cpu: Cpu } | undefined;
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`the operator did not converge ${config.n} objects within ${convergeTimeoutMs / 1000} s`));
@@ -151,20 +226,26 @@ function runOperator(config: OperatorConfig, cpuProfDir: string | undefined): Pr
     child.on("message", (raw) => {
       const m = raw as OperatorMessage;
       if (m.type === "synced") {
-        synced = m.synced;
+        synced = m;
         log(`operator: caches synced ${((m.synced - spawned) / 1000).toFixed(2)} s after spawn`);
       } else if (m.type === "progress") {
         log(`operator: converged ${m.converged}/${config.n} (${m.reconciles} reconciles)`);
-      } else if (m.type === "result") {
+      } else if (m.type === "converged") {
+        converged = { at: m.at, cpu: cpuBetween(before, sample(), m.cpuSeconds) };
+        log(`operator: converged ${config.n}/${config.n} ${((m.at - spawned) / 1000).toFixed(2)} s after spawn`);
+      } else if (m.type === "result" && converged) {
         clearTimeout(timer);
-        const syncedAt = synced ?? spawned;
-        log(`operator: converged ${config.n}/${config.n} ${((m.converged - spawned) / 1000).toFixed(2)} s after spawn`);
+        const { loaded, synced: syncedAt } = synced ?? { loaded: spawned, synced: spawned };
         resolve({
-          startSeconds: (syncedAt - spawned) / 1000,
-          reconcileSeconds: (m.converged - syncedAt) / 1000,
+          loadSeconds: (loaded - spawned) / 1000,
+          syncSeconds: (syncedAt - loaded) / 1000,
+          reconcileSeconds: (converged.at - syncedAt) / 1000,
+          cpu: converged.cpu,
           atConverged: m.atConverged,
           atIdle: m.atIdle,
           maxRssBytes: m.maxRssBytes,
+          loadedRssBytes: m.loadedRssBytes,
+          peakHeapUsedBytes: m.peakHeapUsedBytes,
           heapUsedBytes: m.heapUsedBytes,
         });
       }
@@ -215,9 +296,29 @@ async function describeMachine(plane: ControlPlane, client: Client): Promise<Mac
   };
 }
 
+function readOptions() {
+  try {
+    return parseArgs({
+      options: {
+        n: { type: "string" },
+        quick: { type: "boolean", default: false },
+        concurrency: { type: "string", default: "16" },
+        "cpu-prof": { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 main().then(
   (code) => process.exit(code),
   (err: Error) => {
+    if (err instanceof UsageError) {
+      log(`${err.message} (see --help)`);
+      process.exit(2);
+    }
     log(`bench failed: ${err.stack ?? err.message}`);
     process.exit(1);
   },
