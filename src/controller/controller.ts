@@ -7,6 +7,7 @@ import type { QueueObserver } from "../queue/observer.ts";
 import type { ReconcileResult } from "../queue/result.ts";
 import { WorkQueue } from "../queue/work-queue.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
+import { type ChildrenOptions, type ChildSpec, childLabel, parentOf, reconcileChildren } from "./children.ts";
 import { EventRecorder } from "./events.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { controllerOf, groupOf } from "./owners.ts";
@@ -123,6 +124,24 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
     return new Controller(this.name, primary, this.sources, this.options, reconciler);
   }
 
+  /**
+   * Declarative children instead of a reconcile: `desired` returns the child objects the parent should have, and
+   * Converge applies them in dependency order, waits for readiness, prunes the rest, sets the parent's
+   * Ready/Progressing/Degraded conditions, and deletes children in reverse order when the parent is deleted.
+   */
+  children(
+    desired: (parent: T, ctx: ReconcileContext<T>) => ChildSpec[] | Promise<ChildSpec[]>,
+    options: ChildrenOptions<T> = {},
+  ): Controller<T> {
+    const primary = this.requirePrimary("children");
+    let self: Controller<T> | undefined;
+    const built = new Controller<T>(this.name, primary, this.sources, this.options, (_req, ctx) =>
+      reconcileChildren(self as Controller<T>, primary.type, desired, options, ctx),
+    );
+    self = built;
+    return built;
+  }
+
   private requirePrimary(what: string): { type: ResourceType<T>; predicates: Predicate<T>[] } {
     if (!this.primary) throw new Error(`controller ${this.name}: call for(type) before ${what}()`);
     return this.primary;
@@ -160,6 +179,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   private deps: ControllerDeps | undefined;
   private primaryInformer: Informer<T> | undefined;
   private readonly cleanups: Array<() => void> = [];
+  /** Child kinds watched for the declarative children API, by `apiVersion/kind`. */
+  private readonly childWatches = new Map<string, { type: ResourceType; synced: Promise<void> }>();
 
   constructor(
     name: string,
@@ -236,6 +257,48 @@ export class Controller<T extends KubeObject = KubeObject> {
         }),
       );
     }
+  }
+
+  /**
+   * Makes events of a child kind reach this controller: through the controller owner reference (as owns()) and
+   * through the parent annotation that children carry (for children an owner reference cannot point from).
+   * Idempotent; resolves once the kind's cache has synced.
+   */
+  watchChildren(type: ResourceType): Promise<void> {
+    const id = `${type.apiVersion}/${type.kind}`;
+    const existing = this.childWatches.get(id);
+    if (existing) return existing.synced;
+    const { deps, queue } = this.requireSetup();
+    const informer = deps.cache.informer(type, deps.namespace ? { namespace: deps.namespace } : {});
+    const enqueue = (obj: KubeObject) => {
+      const key = parentOf(obj, this.name);
+      if (key) queue.add(key);
+    };
+    this.cleanups.push(informer.addHandler({ add: enqueue, update: (_o, n) => enqueue(n), delete: enqueue }));
+    const synced = informer.waitForSync();
+    this.childWatches.set(id, { type, synced });
+    return synced;
+  }
+
+  /** The cached children of one kind that belong to the parent with this uid. */
+  listChildren(type: ResourceType, parentUid: string): KubeObject[] {
+    const { deps } = this.requireSetup();
+    try {
+      return deps.cache.list(type, {
+        labelSelector: `${childLabel.parentUid}=${parentUid}`,
+        ...(deps.namespace && type.namespaced ? { namespace: deps.namespace } : {}),
+      });
+    } catch {
+      return []; // a kind never cached here (declared with owns() but not applied) has nothing to list
+    }
+  }
+
+  /** Child kinds this controller may have made: declared with owns() or applied as children. */
+  childTypes(): ResourceType[] {
+    const types = new Map<string, ResourceType>();
+    for (const s of this.sources) types.set(`${s.type.apiVersion}/${s.type.kind}`, s.type);
+    for (const [id, w] of this.childWatches) types.set(id, w.type);
+    return [...types.values()];
   }
 
   /** Runs `fn` when the controller stops (before waiting for running reconciles). */

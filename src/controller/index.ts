@@ -1,4 +1,15 @@
 /** The controller layer: declaring controllers, reconcile contexts, predicates and the helpers reconciles use. */
+
+export {
+  type ChildOptions,
+  type ChildReport,
+  type ChildrenOptions,
+  type ChildSpec,
+  type ChildState,
+  child,
+  dependencyOrder,
+  isSubset,
+} from "./children.ts";
 export {
   type Condition,
   type ConditionInput,
@@ -39,6 +50,7 @@ export {
   type Predicate,
   resourceVersionChanged,
 } from "./predicates.ts";
+export { builtinReadiness, type Readiness, type ReadyCheck } from "./readiness.ts";
 export {
   parseKey,
   type ReconcileContext,

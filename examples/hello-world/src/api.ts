@@ -6,7 +6,7 @@ export interface HelloWorld extends KubeObject {
   kind?: "HelloWorld";
   metadata?: metav1.ObjectMeta;
   spec: { name: string };
-  status?: { observedGeneration?: number };
+  status?: { conditions?: metav1.Condition[] };
 }
 
 export const HelloWorld = resourceType<HelloWorld>({

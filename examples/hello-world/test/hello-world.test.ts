@@ -38,11 +38,11 @@ test("HelloWorld: create, update, repair and delete through its ConfigMap", asyn
   const cm = await message(namespace, "greeting", "world");
   assert.equal(cm.metadata?.ownerReferences?.[0]?.kind, "HelloWorld");
   assert.equal(cm.metadata?.ownerReferences?.[0]?.controller, true);
-  const hw = await eventually("observedGeneration", async () => {
+  const hw = await eventually("the HelloWorld to be Ready", async () => {
     const o = await client.get(HelloWorld, { namespace, name: "greeting" });
-    return o.status?.observedGeneration === o.metadata?.generation ? o : undefined;
+    return o.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True") ? o : undefined;
   });
-  assert.equal(hw.status?.observedGeneration, 1);
+  assert.equal(hw.status?.conditions?.find((c) => c.type === "Ready")?.observedGeneration, 1);
 
   await client.patch(HelloWorld, { namespace, name: "greeting" }, "merge", { spec: { name: "Converge" } });
   await message(namespace, "greeting", "Converge");
@@ -51,15 +51,17 @@ test("HelloWorld: create, update, repair and delete through its ConfigMap", asyn
   await message(namespace, "greeting", "Converge");
 
   await client.delete(HelloWorld, { namespace, name: "greeting" });
-  // The garbage collector rediscovers API types every 30 s, so for a CRD installed just now it can take that long.
-  await eventually(
-    "the ConfigMap to be garbage-collected",
-    () =>
-      client.get(corev1.ConfigMap, { namespace, name: "greeting" }).then(
-        () => undefined,
-        () => true,
-      ),
-    75_000,
+  await eventually("the ConfigMap to be deleted with its HelloWorld", () =>
+    client.get(corev1.ConfigMap, { namespace, name: "greeting" }).then(
+      () => undefined,
+      () => true,
+    ),
+  );
+  await eventually("the HelloWorld to be gone", () =>
+    client.get(HelloWorld, { namespace, name: "greeting" }).then(
+      () => undefined,
+      () => true,
+    ),
   );
 });
 
@@ -81,6 +83,14 @@ test("npm start installs the CRD and runs the operator against KUBECONFIG until 
   ) as HelloWorld;
   await client.create(HelloWorld, { ...sample, metadata: { ...sample.metadata, namespace } });
   await message(namespace, "helloworld-sample", "world");
+  // Delete it while the operator runs: its finalizer needs the operator to clean up.
+  await client.delete(HelloWorld, { namespace, name: "helloworld-sample" });
+  await eventually("the sample to be cleaned up", () =>
+    client.get(HelloWorld, { namespace, name: "helloworld-sample" }).then(
+      () => undefined,
+      () => true,
+    ),
+  );
   child.kill("SIGTERM");
   assert.equal(await exited, 0, stderr);
 });

@@ -1,0 +1,251 @@
+/**
+ * Declarative children on the real plane (with controller-manager and kwok, so Deployments really become ready):
+ * ordering by readiness, drift reverted, pruning, an inactive kind, a rejected child, zero writes at rest, and
+ * clean-up in reverse order when the parent is deleted.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Client } from "../../src/client/index.ts";
+import { controller } from "../../src/controller/controller.ts";
+import { child, silentLogger } from "../../src/controller/index.ts";
+import { Manager } from "../../src/manager/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
+import { apiextensionsv1, appsv1, corev1, type metav1, resourceType } from "../../src/types/index.ts";
+
+const plane = await testPlane();
+const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "children-test" });
+test.after(() => client.close());
+
+interface Stack {
+  apiVersion?: "test.converge.dev/v1";
+  kind?: "Stack";
+  metadata?: metav1.ObjectMeta;
+  spec: { image: string; withService?: boolean; badChild?: boolean };
+  status?: { conditions?: metav1.Condition[] };
+}
+const Stack = resourceType<Stack>({
+  group: "test.converge.dev",
+  version: "v1",
+  kind: "Stack",
+  plural: "stacks",
+  namespaced: true,
+  subresources: { status: true },
+});
+/** A kind this cluster does not serve (Prometheus Operator is not installed). */
+const ServiceMonitor = resourceType({
+  group: "monitoring.coreos.com",
+  version: "v1",
+  kind: "ServiceMonitor",
+  plural: "servicemonitors",
+  namespaced: true,
+});
+
+await client.apply(
+  apiextensionsv1.CustomResourceDefinition,
+  {
+    metadata: { name: "stacks.test.converge.dev" },
+    spec: {
+      group: "test.converge.dev",
+      names: { kind: "Stack", plural: "stacks", singular: "stack", listKind: "StackList" },
+      scope: "Namespaced",
+      versions: [
+        {
+          name: "v1",
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: "object",
+              properties: {
+                spec: {
+                  type: "object",
+                  properties: {
+                    image: { type: "string" },
+                    withService: { type: "boolean" },
+                    badChild: { type: "boolean" },
+                  },
+                },
+                status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+              },
+            },
+          },
+        },
+      ],
+    },
+  },
+  { force: true },
+);
+
+const stackController = () =>
+  controller("stack")
+    .for(Stack)
+    .children(
+      (stack) => {
+        const name = stack.metadata?.name ?? "";
+        const labels = { app: name };
+        return [
+          child(
+            corev1.ConfigMap,
+            { metadata: { name: `${name}-gate` }, data: { image: stack.spec.image } },
+            { id: "gate", ready: (cm) => cm.data?.open === "yes" },
+          ),
+          child(
+            appsv1.Deployment,
+            {
+              metadata: { name },
+              spec: {
+                replicas: 1,
+                selector: { matchLabels: labels },
+                template: { metadata: { labels }, spec: { containers: [{ name: "app", image: stack.spec.image }] } },
+              },
+            },
+            { id: "web", dependsOn: ["gate"] },
+          ),
+          child(
+            corev1.Service,
+            { metadata: { name }, spec: { selector: labels, ports: [{ port: 80 }] } },
+            { id: "svc", dependsOn: ["web"], when: stack.spec.withService !== false },
+          ),
+          child(ServiceMonitor, { metadata: { name } }, { id: "monitor" }),
+          ...(stack.spec.badChild
+            ? [
+                child(
+                  corev1.ConfigMap,
+                  { metadata: { name: `${name}-bad`, labels: { "bad label!": "x" } } },
+                  { id: "bad" },
+                ),
+              ]
+            : []),
+        ];
+      },
+      { pollWhileProgressingMs: 500 },
+    );
+
+const condition = (s: Stack | undefined, type: string) => s?.status?.conditions?.find((c) => c.type === type);
+
+test("children are applied in dependency order, kept as declared, pruned, and cleaned up in reverse order", async (t) => {
+  const namespace = await plane.namespace(t);
+  const operatorClient = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "stack" });
+  const writes: string[] = [];
+  operatorClient.transport.observe({
+    request: ({ method }) => {
+      if (method !== "GET" && method !== "WATCH") writes.push(method);
+    },
+  });
+  const manager = await Manager.create({
+    name: "stack",
+    client: operatorClient,
+    namespace,
+    log: silentLogger,
+    cache: { informerDefaults: { resyncMs: 300 } },
+  });
+  manager.add(stackController());
+  const running = manager.start();
+  t.after(async () => {
+    await manager.stop();
+    await running;
+    await operatorClient.close();
+  });
+  await eventually("the Stack CRD to be served", () => client.list(Stack, { namespace }));
+
+  await client.create(Stack, { metadata: { name: "app", namespace }, spec: { image: "nginx:1" } });
+  const gate = await eventually("the first child", () => client.get(corev1.ConfigMap, { namespace, name: "app-gate" }));
+  assert.equal(gate.metadata?.ownerReferences?.[0]?.kind, "Stack");
+  const waiting = await eventually("the parent to say what it waits for", async () => {
+    const s = await client.get(Stack, { namespace, name: "app" });
+    return condition(s, "Progressing")?.status === "True" ? s : undefined;
+  });
+  assert.match(condition(waiting, "Progressing")?.message ?? "", /web: waiting for gate/);
+  assert.equal(condition(waiting, "Ready")?.status, "False");
+  await assert.rejects(
+    client.get(appsv1.Deployment, { namespace, name: "app" }),
+    /not found/,
+    "nothing before its dependency is ready",
+  );
+
+  // Open the gate: a field the controller does not own, so it is not reverted.
+  await client.patch(corev1.ConfigMap, { namespace, name: "app-gate" }, "merge", { data: { open: "yes" } });
+  await eventually(
+    "the Deployment, then the Service",
+    () => client.get(corev1.Service, { namespace, name: "app" }),
+    60_000,
+  );
+  const deployment = await client.get(appsv1.Deployment, { namespace, name: "app" });
+  assert.equal(deployment.status?.availableReplicas, 1, "the Service came after the Deployment was ready");
+  const ready = await eventually("the parent to be Ready", async () => {
+    const s = await client.get(Stack, { namespace, name: "app" });
+    return condition(s, "Ready")?.status === "True" ? s : undefined;
+  });
+  assert.match(condition(ready, "Ready")?.message ?? "", /inactive: monitor: ServiceMonitor .* is not served/);
+  assert.equal(condition(ready, "Degraded")?.status, "False");
+  assert.equal(condition(ready, "Ready")?.observedGeneration, ready.metadata?.generation);
+  assert.equal((await client.get(corev1.ConfigMap, { namespace, name: "app-gate" })).data?.open, "yes");
+
+  // Drift on an owned field is reverted.
+  await client.patch(appsv1.Deployment, { namespace, name: "app" }, "merge", { spec: { replicas: 3 } });
+  await eventually("the replicas to be reverted", async () => {
+    const d = await client.get(appsv1.Deployment, { namespace, name: "app" });
+    return d.spec?.replicas === 1 ? true : undefined;
+  });
+
+  // At rest: resyncs every 300 ms reconcile everything, and nothing is written.
+  await eventually("the Deployment to settle", async () => {
+    const d = await client.get(appsv1.Deployment, { namespace, name: "app" });
+    return d.status?.availableReplicas === 1 && d.status.replicas === 1 ? true : undefined;
+  });
+  await new Promise((r) => setTimeout(r, 1_000));
+  const before = writes.length;
+  assert.ok(before >= 5, `the operator's writes are counted (${before})`);
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.deepEqual(writes.slice(before), [], "no writes at rest");
+
+  // A child dropped from the desired set is deleted.
+  await client.patch(Stack, { namespace, name: "app" }, "merge", { spec: { withService: false } });
+  await eventually("the Service to be pruned", () =>
+    client.get(corev1.Service, { namespace, name: "app" }).then(
+      () => undefined,
+      () => true,
+    ),
+  );
+
+  // A child the apiserver rejects shows on the parent; the others are unaffected.
+  await client.patch(Stack, { namespace, name: "app" }, "merge", { spec: { badChild: true } });
+  const degraded = await eventually("the parent to be Degraded", async () => {
+    const s = await client.get(Stack, { namespace, name: "app" });
+    return condition(s, "Degraded")?.status === "True" ? s : undefined;
+  });
+  assert.match(condition(degraded, "Degraded")?.message ?? "", /bad: metadata\.labels: Invalid value: "bad label!"/);
+
+  // Deleting the parent removes the children, dependents first.
+  const deletions: string[] = [];
+  const abort = new AbortController();
+  const watchDeletes = async (type: typeof corev1.ConfigMap | typeof appsv1.Deployment) => {
+    try {
+      for await (const ev of client.watch(type as typeof corev1.ConfigMap, { namespace, signal: abort.signal })) {
+        if (ev.type === "DELETED") deletions.push(`${ev.object.kind}/${ev.object.metadata?.name}`);
+      }
+    } catch {}
+  };
+  const listDeployments = await client.list(appsv1.Deployment, { namespace });
+  void watchDeletes(corev1.ConfigMap);
+  void watchDeletes(appsv1.Deployment as unknown as typeof corev1.ConfigMap);
+  assert.equal(listDeployments.items.length, 1);
+  await new Promise((r) => setTimeout(r, 200));
+  await client.delete(Stack, { namespace, name: "app" });
+  await eventually(
+    "the parent to be gone",
+    () =>
+      client.get(Stack, { namespace, name: "app" }).then(
+        () => undefined,
+        () => true,
+      ),
+    60_000,
+  );
+  abort.abort();
+  assert.ok(deletions.includes("Deployment/app") && deletions.includes("ConfigMap/app-gate"), deletions.join(","));
+  assert.ok(
+    deletions.indexOf("Deployment/app") < deletions.indexOf("ConfigMap/app-gate"),
+    `order: ${deletions.join(", ")}`,
+  );
+});
