@@ -10,7 +10,7 @@ import { controller } from "../../src/controller/controller.ts";
 import { child, silentLogger } from "../../src/controller/index.ts";
 import { Manager } from "../../src/manager/index.ts";
 import { eventually, testPlane } from "../../src/testing/index.ts";
-import { apiextensionsv1, appsv1, corev1, type metav1, resourceType } from "../../src/types/index.ts";
+import { apiextensionsv1, appsv1, corev1, type metav1, rbacv1, resourceType } from "../../src/types/index.ts";
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "children-test" });
@@ -248,4 +248,63 @@ test("children are applied in dependency order, kept as declared, pruned, and cl
     deletions.indexOf("Deployment/app") < deletions.indexOf("ConfigMap/app-gate"),
     `order: ${deletions.join(", ")}`,
   );
+});
+
+test("cluster-scoped and cross-namespace children are tracked by label and removed through the finalizer", async (t) => {
+  const namespace = await plane.namespace(t);
+  const other = await plane.namespace({ name: `${t.name} other`, after: (fn) => t.after(fn) });
+  const operatorClient = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "spread" });
+  const manager = await Manager.create({ name: "spread", client: operatorClient, log: silentLogger });
+  const roleName = `spread-${namespace}`.slice(0, 60);
+  manager.add(
+    controller("spread")
+      .for(Stack)
+      .children((stack) =>
+        stack.metadata?.namespace === namespace
+          ? [
+              child(rbacv1.ClusterRole, {
+                metadata: { name: roleName },
+                rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get"] }],
+              }),
+              child(corev1.ConfigMap, { metadata: { name: "elsewhere", namespace: other }, data: { from: namespace } }),
+            ]
+          : [],
+      ),
+  );
+  const running = manager.start();
+  t.after(async () => {
+    await manager.stop();
+    await running;
+    await operatorClient.close();
+  });
+  await client.create(Stack, { metadata: { name: "spread", namespace }, spec: { image: "x" } });
+  const role = await eventually("the cluster-scoped child", () => client.get(rbacv1.ClusterRole, roleName));
+  const remote = await eventually("the child in another namespace", () =>
+    client.get(corev1.ConfigMap, { namespace: other, name: "elsewhere" }),
+  );
+  const parent = await client.get(Stack, { namespace, name: "spread" });
+  for (const obj of [role, remote]) {
+    assert.equal(obj.metadata?.ownerReferences, undefined, "no owner reference can point across scopes");
+    assert.equal(obj.metadata?.labels?.["converge.dev/parent-uid"], parent.metadata?.uid);
+    assert.equal(obj.metadata?.annotations?.["converge.dev/parent"], `${namespace}/spread`);
+  }
+  assert.ok(parent.metadata?.finalizers?.includes("converge.dev/children.spread"));
+  await client.delete(Stack, { namespace, name: "spread" });
+  await eventually("both children and the parent to be gone", async () => {
+    const gone = await Promise.all([
+      client.get(rbacv1.ClusterRole, roleName).then(
+        () => false,
+        () => true,
+      ),
+      client.get(corev1.ConfigMap, { namespace: other, name: "elsewhere" }).then(
+        () => false,
+        () => true,
+      ),
+      client.get(Stack, { namespace, name: "spread" }).then(
+        () => false,
+        () => true,
+      ),
+    ]);
+    return gone.every(Boolean);
+  });
 });
