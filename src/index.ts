@@ -8,6 +8,7 @@
 export * from "./cache/index.ts";
 export * from "./client/index.ts";
 export * from "./controller/index.ts";
+export * from "./definition/index.ts";
 export * from "./manager/index.ts";
 export * from "./queue/index.ts";
 export * from "./types/index.ts";

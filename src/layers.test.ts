@@ -12,14 +12,16 @@ const allowed: Record<string, readonly string[]> = {
   cluster: [],
   // The runtime, bottom to top.
   types: [],
+  // Custom resources defined in TypeScript: they produce ResourceTypes and CRDs.
+  definition: ["types"],
   client: ["types"],
   cache: ["types", "client"],
   queue: [],
   controller: ["types", "client", "cache", "queue"],
   manager: ["types", "client", "cache", "queue", "controller"],
   // On top.
-  testing: ["cluster", "types", "client", "cache", "queue", "controller", "manager"],
-  cli: ["cluster", "types", "client", "cache", "queue", "controller", "manager"],
+  testing: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager"],
+  cli: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager"],
 };
 
 async function* sources(dir: string): AsyncGenerator<string> {

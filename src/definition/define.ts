@@ -1,0 +1,199 @@
+import type { Static, TSchema } from "typebox";
+import Value from "typebox/value";
+import type {
+  CustomResourceColumnDefinition,
+  CustomResourceDefinition,
+  CustomResourceDefinitionVersion,
+  JSONSchemaProps,
+  ValidationRule,
+} from "../types/generated/apiextensions.v1.ts";
+import type { ObjectMeta } from "../types/generated/meta.v1.ts";
+import { type ResourceType, resourceType } from "../types/resource.ts";
+import { SchemaError, toStructural } from "./schema.ts";
+
+/** One version of a custom resource: its spec and status schemas (TypeBox), columns and subresources. */
+export interface VersionDefinition<Spec extends TSchema = TSchema, Status extends TSchema = TSchema> {
+  spec: Spec;
+  status?: Status;
+  /** Served by the apiserver (default true). */
+  served?: boolean;
+  /** `kubectl get` columns. */
+  printerColumns?: CustomResourceColumnDefinition[];
+  /** The scale subresource: where replicas live (for `kubectl scale` and autoscalers). */
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
+  /** The status subresource (default true when a status schema is given). */
+  statusSubresource?: boolean;
+  /** CEL rules on the whole object (e.g. across spec fields), with their messages. */
+  validations?: ValidationRule[];
+  deprecated?: boolean | string;
+}
+
+export interface ResourceDefinitionInit<V extends Record<string, VersionDefinition>, S extends keyof V & string> {
+  group: string;
+  kind: string;
+  /** Default: the lower-case kind + "s". */
+  plural?: string;
+  singular?: string;
+  scope?: "Namespaced" | "Cluster";
+  shortNames?: string[];
+  categories?: string[];
+  /** Description of the kind (kubectl explain). */
+  description?: string;
+  versions: V;
+  /** The version stored in etcd (required when there are several). */
+  storage?: S;
+}
+
+/** The object type of one version of a definition. */
+export type ObjectOfVersion<K extends string, V extends VersionDefinition> = {
+  apiVersion?: string;
+  kind?: K;
+  metadata?: ObjectMeta;
+  spec: Static<V["spec"]>;
+  status?: V["status"] extends TSchema ? Static<V["status"]> : never;
+};
+
+/** A field error from client-side validation, with the path kubectl would show (`spec.replicas`). */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export type ResourceDefinition<
+  K extends string,
+  V extends Record<string, VersionDefinition>,
+  S extends keyof V & string,
+> = ResourceType<ObjectOfVersion<K, V[S]>> & {
+  /** The definition as written. */
+  readonly init: ResourceDefinitionInit<V, S>;
+  /** Every version's ResourceType, for clients that need one version explicitly. */
+  readonly versions: { readonly [N in keyof V & string]: ResourceType<ObjectOfVersion<K, V[N]>> };
+  /** The CustomResourceDefinition to install. Throws a SchemaError for a schema the apiserver would reject. */
+  crd(): CustomResourceDefinition;
+  /** Client-side validation of an object against a version's schema (default: the storage version). */
+  validate(obj: unknown, version?: keyof V & string): FieldError[];
+};
+
+/** `/spec/list/0/name` → `spec.list[0].name`, as the apiserver names fields. */
+function fieldPath(pointer: string): string {
+  return pointer
+    .split("/")
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+}
+
+/**
+ * Defines a custom resource in TypeScript: the schemas give the static type and the CRD's structural schema from
+ * the same expression. The result is the storage version's ResourceType (use it with the client, the cache and
+ * controllers) with `crd()` and `validate()`.
+ */
+export function defineResource<
+  const K extends string,
+  const V extends Record<string, VersionDefinition>,
+  const S extends keyof V & string = keyof V & string,
+>(init: ResourceDefinitionInit<V, S> & { kind: K }): ResourceDefinition<K, V, S> {
+  const names = Object.keys(init.versions);
+  const where = `${init.kind} (${init.group})`;
+  if (names.length === 0) throw new SchemaError(`${where}: a definition needs at least one version`);
+  if (names.length > 1 && !init.storage)
+    throw new SchemaError(`${where}: several versions: say which is the storage version`);
+  const storage = (init.storage ?? names[0]) as S;
+  if (!(storage in init.versions))
+    throw new SchemaError(`${where}: storage version "${storage}" is not among the versions`);
+  for (const n of names) {
+    if (!/^v\d+((alpha|beta)\d+)?$/.test(n))
+      throw new SchemaError(`${where}: version "${n}" is not a Kubernetes version name (v1, v1beta1, v2alpha3)`);
+  }
+  const plural = init.plural ?? `${init.kind.toLowerCase()}s`;
+  const namespaced = (init.scope ?? "Namespaced") === "Namespaced";
+  const typeOf = (name: string) => {
+    const v = init.versions[name] as VersionDefinition;
+    return resourceType({
+      group: init.group,
+      version: name,
+      kind: init.kind,
+      plural,
+      namespaced,
+      subresources: { status: v.statusSubresource ?? v.status !== undefined, scale: v.scale !== undefined },
+    });
+  };
+  const versions = Object.fromEntries(names.map((n) => [n, typeOf(n)]));
+
+  const schemaOf = (name: string): JSONSchemaProps => {
+    const v = init.versions[name] as VersionDefinition;
+    const vWhere = `${where} ${name}`;
+    return {
+      type: "object",
+      ...(init.description ? { description: init.description } : {}),
+      properties: {
+        apiVersion: { type: "string" },
+        kind: { type: "string" },
+        metadata: { type: "object" },
+        spec: toStructural(v.spec, vWhere, "spec"),
+        ...(v.status ? { status: toStructural(v.status, vWhere, "status") } : {}),
+      },
+      required: ["spec"],
+      ...(v.validations?.length ? { "x-kubernetes-validations": v.validations } : {}),
+    };
+  };
+
+  const crd = (): CustomResourceDefinition => ({
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${plural}.${init.group}` },
+    spec: {
+      group: init.group,
+      scope: init.scope ?? "Namespaced",
+      names: {
+        kind: init.kind,
+        listKind: `${init.kind}List`,
+        plural,
+        singular: init.singular ?? init.kind.toLowerCase(),
+        ...(init.shortNames?.length ? { shortNames: init.shortNames } : {}),
+        ...(init.categories?.length ? { categories: init.categories } : {}),
+      },
+      versions: names.map((n): CustomResourceDefinitionVersion => {
+        const v = init.versions[n] as VersionDefinition;
+        const statusSub = v.statusSubresource ?? v.status !== undefined;
+        return {
+          name: n,
+          served: v.served ?? true,
+          storage: n === storage,
+          schema: { openAPIV3Schema: schemaOf(n) },
+          ...(statusSub || v.scale
+            ? { subresources: { ...(statusSub ? { status: {} } : {}), ...(v.scale ? { scale: v.scale } : {}) } }
+            : {}),
+          ...(v.printerColumns?.length ? { additionalPrinterColumns: v.printerColumns } : {}),
+          ...(v.deprecated
+            ? { deprecated: true, ...(typeof v.deprecated === "string" ? { deprecationWarning: v.deprecated } : {}) }
+            : {}),
+        };
+      }),
+    },
+  });
+
+  const validate = (obj: unknown, version: string = storage): FieldError[] => {
+    const v = init.versions[version] as VersionDefinition | undefined;
+    if (!v) return [{ field: "apiVersion", message: `unknown version ${version}` }];
+    const o = (obj ?? {}) as { spec?: unknown; status?: unknown };
+    const errors: FieldError[] = [];
+    if (o.spec === undefined) errors.push({ field: "spec", message: "Required value" });
+    else
+      for (const e of Value.Errors(v.spec, o.spec))
+        errors.push({ field: fieldPath(`/spec${e.instancePath}`), message: e.message });
+    if (v.status && o.status !== undefined) {
+      for (const e of Value.Errors(v.status, o.status))
+        errors.push({ field: fieldPath(`/status${e.instancePath}`), message: e.message });
+    }
+    return errors;
+  };
+
+  return Object.freeze({
+    ...(versions[storage] as ResourceType),
+    init,
+    versions,
+    crd,
+    validate,
+  }) as unknown as ResourceDefinition<K, V, S>;
+}
