@@ -14,6 +14,7 @@ export {
 export {
   cel,
   celRules,
+  conditions,
   embeddedResource,
   intOrString,
   listMap,

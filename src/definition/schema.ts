@@ -1,4 +1,4 @@
-import type { TSchema } from "typebox";
+import Type, { type TSchema } from "typebox";
 import type { JSONSchemaProps, ValidationRule } from "../types/generated/apiextensions.v1.ts";
 
 /**
@@ -178,4 +178,22 @@ export function toStructural(schema: unknown, where: string, path = ""): JSONSch
   if (out.type === "object" && out.additionalProperties === false) delete out.additionalProperties;
   if (out.type === "array" && !out.items) throw new SchemaError(`${where}: ${at}: an array needs an items schema`);
   return out as JSONSchemaProps;
+}
+
+/**
+ * `status.conditions` as Kubernetes conventions define them (metav1.Condition), merged by `type` under server-side
+ * apply. The controller helpers (setCondition, declarative children) write exactly this shape.
+ */
+export function conditions(options: { description?: string } = {}) {
+  return Type.Array(
+    Type.Object({
+      type: Type.String({ maxLength: 316 }),
+      status: Type.Union([Type.Literal("True"), Type.Literal("False"), Type.Literal("Unknown")]),
+      reason: Type.String({ maxLength: 1024 }),
+      message: Type.String({ maxLength: 32768 }),
+      lastTransitionTime: Type.String({ format: "date-time" }),
+      observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+    }),
+    { ...listMap("type"), ...options },
+  );
 }

@@ -2,15 +2,12 @@
  * Installs the HelloWorld CRD into the cluster of the current KUBECONFIG (e.g. one from `converge cluster up`) and
  * runs the operator until Ctrl-C.
  */
-import { readFile } from "node:fs/promises";
 import { apiextensionsv1, Client, Manager } from "converge";
-import { parse } from "yaml";
+import { HelloWorld } from "./api.ts";
 import { helloWorldController } from "./controller.ts";
 
 const client = await Client.connect({ fieldManager: "hello-world-operator" });
-const crd = parse(
-  await readFile(new URL("../config/crd/apps.example.com_helloworlds.yaml", import.meta.url), "utf8"),
-) as apiextensionsv1.CustomResourceDefinition;
+const crd = HelloWorld.crd();
 await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true });
 for (let i = 0; ; i++) {
   const current = await client.get(apiextensionsv1.CustomResourceDefinition, crd.metadata?.name ?? "");

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
-import { apiextensionsv1, Client, corev1, Manager, silentLogger } from "converge";
+import { apiextensionsv1, Client, corev1, InvalidError, Manager, silentLogger } from "converge";
 import { eventually, testPlane } from "converge/testing";
 import { parse } from "yaml";
+import { crdFile, crdYaml } from "../scripts/generate.ts";
 import { HelloWorld } from "../src/api.ts";
 import { helloWorldController } from "../src/controller.ts";
 
@@ -12,10 +13,7 @@ const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "hello-world-test" });
 test.after(() => client.close());
 
-const crd = parse(
-  await readFile(new URL("../config/crd/apps.example.com_helloworlds.yaml", import.meta.url), "utf8"),
-) as apiextensionsv1.CustomResourceDefinition;
-await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true });
+await client.apply(apiextensionsv1.CustomResourceDefinition, HelloWorld.crd(), { force: true });
 
 const message = (namespace: string, name: string, expected?: string) =>
   eventually(`ConfigMap ${name}${expected ? ` with message ${expected}` : ""}`, async () => {
@@ -93,4 +91,41 @@ test("npm start installs the CRD and runs the operator against KUBECONFIG until 
   );
   child.kill("SIGTERM");
   assert.equal(await exited, 0, stderr);
+});
+
+test("the generated CRD is up to date, validates with its CEL rule, and shows its printer columns", async (t) => {
+  assert.equal(await readFile(crdFile, "utf8"), crdYaml(), "config/crd is stale: run npm run generate");
+  const namespace = await plane.namespace(t);
+  await eventually("the CRD to be served", () => client.list(HelloWorld, { namespace }));
+  await assert.rejects(
+    client.create(HelloWorld, { metadata: { name: "nobody", namespace }, spec: { name: "nobody" } }),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidError);
+      assert.match(err.message, /spec\.name: Invalid value: "nobody": spec\.name must name somebody/);
+      return true;
+    },
+  );
+  await assert.rejects(
+    client.create(HelloWorld, { metadata: { name: "empty", namespace }, spec: { name: "" } }),
+    /spec\.name: Invalid value: "": spec\.name in body should be at least 1 chars long/,
+  );
+  assert.deepEqual(
+    HelloWorld.validate({ spec: { name: "" } }).map((e) => e.field),
+    ["spec.name"],
+    "the same schema validates client-side",
+  );
+  await client.create(HelloWorld, { metadata: { name: "columns", namespace }, spec: { name: "world" } });
+  const table = await client.transport.json<{
+    columnDefinitions: Array<{ name: string }>;
+    rows: Array<{ cells: unknown[] }>;
+  }>({
+    method: "GET",
+    path: `/apis/apps.example.com/v1alpha1/namespaces/${namespace}/helloworlds`,
+    accept: "application/json;as=Table;v=v1;g=meta.k8s.io",
+  });
+  assert.deepEqual(
+    table.columnDefinitions.map((c) => c.name),
+    ["Name", "Greets", "Ready", "Age"],
+  );
+  assert.equal(table.rows[0]?.cells[1], "world");
 });
