@@ -10,5 +10,6 @@ export * from "./client/index.ts";
 export * from "./controller/index.ts";
 export * from "./definition/index.ts";
 export * from "./manager/index.ts";
+export * from "./operator/index.ts";
 export * from "./queue/index.ts";
 export * from "./types/index.ts";

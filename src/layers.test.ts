@@ -19,9 +19,12 @@ const allowed: Record<string, readonly string[]> = {
   queue: [],
   controller: ["types", "client", "cache", "queue"],
   manager: ["types", "client", "cache", "queue", "controller"],
+  // An operator as a whole (definitions + controllers + deployment), and what generates its artifacts.
+  operator: ["types", "definition", "client", "cache", "queue", "controller", "manager"],
+  generate: ["types", "definition", "client", "cache", "queue", "controller", "manager", "operator", "cluster"],
   // On top.
-  testing: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager"],
-  cli: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager"],
+  testing: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager", "operator"],
+  cli: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager", "operator", "generate"],
 };
 
 async function* sources(dir: string): AsyncGenerator<string> {

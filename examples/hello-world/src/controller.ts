@@ -9,6 +9,7 @@ import { HelloWorld } from "./api.ts";
 export const helloWorldController = () =>
   controller("helloworld")
     .for(HelloWorld)
+    .owns(corev1.ConfigMap) // declared, so that RBAC is generated for it and its cache is warm from the start
     .children((hello) => [
       child(corev1.ConfigMap, { metadata: { name: hello.metadata?.name }, data: { message: hello.spec.name } }),
     ]);

@@ -75,7 +75,9 @@ test("npm start installs the CRD and runs the operator against KUBECONFIG until 
   });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   t.after(() => child.kill("SIGKILL"));
-  await eventually("the operator to start", async () => (stderr.includes("running the operator") ? true : undefined));
+  await eventually("the operator to start", async () =>
+    stderr.includes("running hello-world-operator") ? true : undefined,
+  );
   const sample = parse(
     await readFile(new URL("../config/samples/helloworld.yaml", import.meta.url), "utf8"),
   ) as HelloWorld;

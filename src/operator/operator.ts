@@ -1,0 +1,77 @@
+import type { KubeClient } from "../client/api.ts";
+import type { Controller } from "../controller/controller.ts";
+import type { ResourceDefinition, VersionDefinition } from "../definition/define.ts";
+import { Manager, type ManagerOptions } from "../manager/manager.ts";
+import * as apiextensionsv1 from "../types/generated/apiextensions.v1.ts";
+import type { PolicyRule } from "../types/generated/rbac.v1.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: a list of definitions of any kinds and versions
+type AnyDefinition = ResourceDefinition<string, Record<string, VersionDefinition>, any>;
+// biome-ignore lint/suspicious/noExplicitAny: a list of controllers of different kinds (Controller<T> is invariant in T)
+type AnyController = Controller<any>;
+
+/**
+ * Everything about one operator that tools need besides its code: the custom resources it defines, its
+ * controllers, and how it is deployed. `converge generate` reads it to write CRDs, RBAC, manifests, a Helm chart
+ * and an OLM bundle; `runOperator` runs it. A project exports one from `src/operator.ts`.
+ */
+export interface OperatorDefinition {
+  /** Lower-case DNS name, e.g. `memcached-operator`: field manager, lease and ServiceAccount name, chart name. */
+  name: string;
+  /** Semantic version of the operator (chart and bundle version). */
+  version?: string;
+  description?: string;
+  /** The custom resources this operator owns (their CRDs are generated and installed). */
+  definitions: AnyDefinition[];
+  /** Factories of the controllers (each call returns a fresh controller). */
+  controllers: Array<() => AnyController>;
+  /** Permissions beyond what the controllers' declared kinds imply. */
+  extraRules?: PolicyRule[];
+  /** Container image of the operator (default `<name>:<version>`). */
+  image?: string;
+  /** Namespace the operator is deployed to (default `<name>-system`). */
+  namespace?: string;
+}
+
+/** Checks an operator definition and returns it, typed. */
+export function defineOperator(def: OperatorDefinition): OperatorDefinition {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(def.name)) {
+    throw new Error(`operator name "${def.name}" must be a DNS label (lower-case letters, digits, '-')`);
+  }
+  if (def.version !== undefined && !/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(def.version)) {
+    throw new Error(`operator version "${def.version}" is not a semantic version (1.2.3)`);
+  }
+  return def;
+}
+
+/** Installs (server-side apply) the operator's CRDs and waits until they are established. */
+export async function installCrds(client: KubeClient, op: OperatorDefinition, timeoutMs = 30_000): Promise<string[]> {
+  const names: string[] = [];
+  for (const d of op.definitions) {
+    const crd = d.crd();
+    await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true, fieldManager: op.name });
+    names.push(crd.metadata?.name ?? "");
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (const name of names) {
+    for (;;) {
+      const crd = await client.get(apiextensionsv1.CustomResourceDefinition, name);
+      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      if (Date.now() > deadline) throw new Error(`CRD ${name} was not established within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return names;
+}
+
+/** Runs the operator's controllers in a Manager until SIGTERM/SIGINT (`installCrds` first when asked). */
+export async function runOperator(
+  op: OperatorDefinition,
+  options: Omit<ManagerOptions, "name"> & { installCrds?: boolean } = {},
+): Promise<void> {
+  const { installCrds: install, ...managerOptions } = options;
+  const manager = await Manager.create({ name: op.name, ...managerOptions });
+  if (install) await installCrds(manager.client, op);
+  for (const make of op.controllers) manager.add(make());
+  await manager.start({ handleSignals: true });
+}
