@@ -1,58 +1,24 @@
 /** The `Bench` custom resource: its TypeScript type, its ResourceType, its CRD, and how the benchmark installs it. */
 import type { Client } from "../src/client/index.ts";
 import { isNotFound } from "../src/client/index.ts";
-import { apiextensionsv1, corev1, type KubeObject, resourceType } from "../src/types/index.ts";
+import { defineResource, Type } from "../src/definition/index.ts";
+import { apiextensionsv1, corev1, type ObjectOf } from "../src/types/index.ts";
 
-export interface Bench extends KubeObject {
-  spec: { value: string };
-  status?: { observedGeneration?: number };
-}
-
-export const Bench = resourceType<Bench>({
+/** Defined like any Converge custom resource: the type, the ResourceType and the structural CRD from one expression. */
+export const Bench = defineResource({
   group: "bench.converge.dev",
-  version: "v1",
   kind: "Bench",
   plural: "benches",
-  namespaced: true,
-  subresources: { status: true },
-});
-
-/** A structural schema: every field typed, nothing preserved unknown. */
-export const benchCrd: apiextensionsv1.CustomResourceDefinition = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: `${Bench.plural}.${Bench.group}` },
-  spec: {
-    group: Bench.group,
-    names: { kind: Bench.kind, plural: Bench.plural, singular: "bench", listKind: "BenchList" },
-    scope: "Namespaced",
-    versions: [
-      {
-        name: Bench.version,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: "object",
-            required: ["spec"],
-            properties: {
-              spec: {
-                type: "object",
-                required: ["value"],
-                properties: { value: { type: "string" } },
-              },
-              status: {
-                type: "object",
-                properties: { observedGeneration: { type: "integer", format: "int64" } },
-              },
-            },
-          },
-        },
-      },
-    ],
+  versions: {
+    v1: {
+      spec: Type.Object({ value: Type.String() }),
+      status: Type.Object({ observedGeneration: Type.Optional(Type.Integer({ format: "int64" })) }),
+    },
   },
-};
+});
+export type Bench = ObjectOf<typeof Bench>;
+
+export const benchCrd: apiextensionsv1.CustomResourceDefinition = Bench.crd();
 
 /**
  * Installs the CRD and the namespaces, and waits until `benches` are served and past the apiserver's hold on

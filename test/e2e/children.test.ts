@@ -8,29 +8,30 @@ import { test } from "node:test";
 import { Client } from "../../src/client/index.ts";
 import { controller } from "../../src/controller/controller.ts";
 import { child, silentLogger } from "../../src/controller/index.ts";
+import { conditions, defineResource, Type } from "../../src/definition/index.ts";
 import { Manager } from "../../src/manager/index.ts";
 import { eventually, testPlane } from "../../src/testing/index.ts";
-import { apiextensionsv1, appsv1, corev1, type metav1, rbacv1, resourceType } from "../../src/types/index.ts";
+import { apiextensionsv1, appsv1, corev1, type ObjectOf, rbacv1, resourceType } from "../../src/types/index.ts";
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "children-test" });
 test.after(() => client.close());
 
-interface Stack {
-  apiVersion?: "test.converge.dev/v1";
-  kind?: "Stack";
-  metadata?: metav1.ObjectMeta;
-  spec: { image: string; withService?: boolean; badChild?: boolean };
-  status?: { conditions?: metav1.Condition[] };
-}
-const Stack = resourceType<Stack>({
+const Stack = defineResource({
   group: "test.converge.dev",
-  version: "v1",
   kind: "Stack",
-  plural: "stacks",
-  namespaced: true,
-  subresources: { status: true },
+  versions: {
+    v1: {
+      spec: Type.Object({
+        image: Type.String(),
+        withService: Type.Optional(Type.Boolean()),
+        badChild: Type.Optional(Type.Boolean()),
+      }),
+      status: Type.Object({ conditions: Type.Optional(conditions()) }),
+    },
+  },
 });
+type Stack = ObjectOf<typeof Stack>;
 /** A kind this cluster does not serve (Prometheus Operator is not installed). */
 const ServiceMonitor = resourceType({
   group: "monitoring.coreos.com",
@@ -40,42 +41,7 @@ const ServiceMonitor = resourceType({
   namespaced: true,
 });
 
-await client.apply(
-  apiextensionsv1.CustomResourceDefinition,
-  {
-    metadata: { name: "stacks.test.converge.dev" },
-    spec: {
-      group: "test.converge.dev",
-      names: { kind: "Stack", plural: "stacks", singular: "stack", listKind: "StackList" },
-      scope: "Namespaced",
-      versions: [
-        {
-          name: "v1",
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: "object",
-              properties: {
-                spec: {
-                  type: "object",
-                  properties: {
-                    image: { type: "string" },
-                    withService: { type: "boolean" },
-                    badChild: { type: "boolean" },
-                  },
-                },
-                status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-              },
-            },
-          },
-        },
-      ],
-    },
-  },
-  { force: true },
-);
+await client.apply(apiextensionsv1.CustomResourceDefinition, Stack.crd(), { force: true });
 
 const stackController = () =>
   controller("stack")
