@@ -125,15 +125,15 @@ export function clusterCommand(): Command {
   cluster
     .command("binaries")
     .description(
-      `find or build the pinned binaries (Kubernetes v${versions.kubernetes}, etcd v${versions.etcd}, kwok v${versions.kwok})`,
+      `find or build the pinned binaries (Kubernetes v${versions.kubernetes}, etcd v${versions.etcd}, kwok v${versions.kwok}, helm v${versions.helm})`,
     )
-    .option("--minimal", "only etcd and kube-apiserver")
+    .option("--minimal", "only etcd, kube-apiserver and kubectl (no controller-manager, scheduler, kwok, helm)")
     .option("--kubectl", "also build a matching kubectl even if one is on PATH")
     .option("--no-build", "only report; fail if something is missing")
     .action(async (opts: { minimal?: boolean; kubectl?: boolean; build: boolean }) => {
       const names: BinaryName[] = opts.minimal
         ? ["etcd", "kube-apiserver", "kubectl"]
-        : ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"];
+        : ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl", "helm"];
       const found = await ensureBinaries(names, { build: opts.build, log: progress, kubectlFromPath: !opts.kubectl });
       for (const name of names) {
         const b = found[name];

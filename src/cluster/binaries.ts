@@ -5,7 +5,14 @@ import { cacheRoot } from "./paths.ts";
 import { CommandError, indent, run } from "./run.ts";
 import { stagingVersion, versions } from "./versions.ts";
 
-export type BinaryName = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok" | "kubectl";
+export type BinaryName =
+  | "etcd"
+  | "kube-apiserver"
+  | "kube-controller-manager"
+  | "kube-scheduler"
+  | "kwok"
+  | "kubectl"
+  | "helm";
 
 export const kubernetesBinaries = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
 
@@ -57,6 +64,7 @@ export function cacheDirs(env: NodeJS.ProcessEnv = process.env) {
 function expectedVersion(name: BinaryName): string {
   if (name === "etcd") return versions.etcd;
   if (name === "kwok") return versions.kwok;
+  if (name === "helm") return versions.helm;
   return versions.kubernetes;
 }
 
@@ -162,12 +170,13 @@ export async function ensureBinaries(
     // Another process may have finished the same build while we waited for the lock.
     const still: BinaryName[] = [];
     for (const name of missing) if (!(await findBinary(name, env, options.kubectlFromPath))) still.push(name);
-    const k8sMissing = still.filter((n) => n !== "etcd" && n !== "kwok");
+    const k8sMissing = still.filter((n) => n !== "etcd" && n !== "kwok" && n !== "helm");
     if (k8sMissing.length > 0) await builder.buildKubernetes(k8sMissing);
     if (still.includes("etcd")) await builder.buildEtcd();
     if (still.includes("kwok") || (names.includes("kwok") && !(await findKwokAssets(env)))) {
       await builder.buildKwok(still.includes("kwok"));
     }
+    if (still.includes("helm")) await builder.buildHelm();
   });
   for (const name of missing) {
     const r = await findBinary(name, env, options.kubectlFromPath);
@@ -358,6 +367,39 @@ class Builder {
       await readFile(join(stage, "volume/fast/storage-class.yaml"), "utf8"),
     );
     await recordBuilt(this.env, "kwok-stages", v);
+  }
+
+  /**
+   * helm, for charts only (no plane needs it). Stamped like a release build: its own version, and the pinned
+   * Kubernetes version as the one `helm template` and `helm lint` assume (unstamped: v3.22 and Kubernetes 1.20).
+   */
+  async buildHelm(): Promise<void> {
+    const v = versions.helm;
+    const work = join(this.dirs.build, `helm-v${v}`);
+    const logFile = join(work, "build.log");
+    await mkdir(work, { recursive: true });
+    await mkdir(this.dirs.assets, { recursive: true });
+    this.log(`building helm v${v} from helm.sh/helm/v3 (log: ${logFile})`);
+    const [major, minor] = versions.kubernetes.split(".");
+    const ldflags = [
+      "-s -w",
+      `-X helm.sh/helm/v3/internal/version.version=v${v}`,
+      ...["pkg/chartutil", "pkg/lint/rules"].flatMap((pkg) => [
+        `-X helm.sh/helm/v3/${pkg}.k8sVersionMajor=${major}`,
+        `-X helm.sh/helm/v3/${pkg}.k8sVersionMinor=${minor}`,
+      ]),
+    ];
+    const gobin = join(work, "bin");
+    await rm(gobin, { recursive: true, force: true });
+    await this.step("building helm", async () => {
+      await run("go", ["install", "-trimpath", "-ldflags", ldflags.join(" "), `helm.sh/helm/v3/cmd/helm@v${v}`], {
+        cwd: work,
+        env: { ...this.goEnv, GOBIN: gobin, GOFLAGS: "" },
+        logFile,
+      });
+      await rename(join(gobin, "helm"), join(this.dirs.assets, "helm"));
+      await recordBuilt(this.env, "helm", v);
+    });
   }
 }
 

@@ -9,6 +9,8 @@ export const versions = {
   etcd: "3.6.16",
   /** kwok: fake nodes and pods, so workloads become Ready without a container runtime. */
   kwok: "0.8.0",
+  /** helm: not part of the plane; built on demand (`ensureBinaries(["helm"])`) to lint and render charts. */
+  helm: "3.22.0",
 } as const;
 
 /** The staging modules of k8s.io/kubernetes (client-go, apimachinery, ...) are versioned v0.<minor>.<patch>. */

@@ -64,13 +64,24 @@ export async function installCrds(client: KubeClient, op: OperatorDefinition, ti
   return names;
 }
 
-/** Runs the operator's controllers in a Manager until SIGTERM/SIGINT (`installCrds` first when asked). */
+/**
+ * Runs the operator's controllers in a Manager until SIGTERM/SIGINT (`installCrds` first when asked). Options not
+ * given come from the environment the generated Deployment sets: `CONVERGE_METRICS_ADDRESS`,
+ * `CONVERGE_PROBE_ADDRESS` (host:port, e.g. `:8080`) and `CONVERGE_LEADER_ELECTION=true`.
+ */
 export async function runOperator(
   op: OperatorDefinition,
   options: Omit<ManagerOptions, "name"> & { installCrds?: boolean } = {},
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
   const { installCrds: install, ...managerOptions } = options;
-  const manager = await Manager.create({ name: op.name, ...managerOptions });
+  const manager = await Manager.create({
+    name: op.name,
+    ...(env.CONVERGE_METRICS_ADDRESS ? { metricsAddress: env.CONVERGE_METRICS_ADDRESS } : {}),
+    ...(env.CONVERGE_PROBE_ADDRESS ? { probeAddress: env.CONVERGE_PROBE_ADDRESS } : {}),
+    ...(env.CONVERGE_LEADER_ELECTION === "true" ? { leaderElection: {} } : {}),
+    ...managerOptions,
+  });
   if (install) await installCrds(manager.client, op);
   for (const make of op.controllers) manager.add(make());
   await manager.start({ handleSignals: true });

@@ -6,4 +6,4 @@ import { runOperator } from "converge";
 import operator from "./operator.ts";
 
 console.error(`running ${operator.name} against the current KUBECONFIG (Ctrl-C stops it)`);
-await runOperator(operator, { installCrds: true, probeAddress: "127.0.0.1:0" });
+await runOperator(operator, { installCrds: true });
