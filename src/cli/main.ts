@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { clusterCommand } from "./cluster.ts";
+import { projectCommands } from "./project.ts";
 
 const program = new Command("converge")
   .description("Converge: write Kubernetes operators in TypeScript")
   .version("0.1.0")
   .showHelpAfterError()
+  // Options of the program only before a command: `init --version v1` is init's --version, not the program's.
+  .enablePositionalOptions()
   .addCommand(clusterCommand());
+for (const command of projectCommands()) program.addCommand(command);
 
 try {
   await program.parseAsync(process.argv);
