@@ -140,8 +140,11 @@ export interface ChildrenHost {
 
 const servedCaches = new WeakMap<KubeClient, Map<string, { served: boolean; at: number }>>();
 
-/** Whether the apiserver serves a kind (a ServiceMonitor needs Prometheus Operator's CRD); cached for 30 s. */
-async function isServed(client: KubeClient, type: ResourceType): Promise<boolean> {
+/**
+ * Whether the apiserver serves a kind (a ServiceMonitor needs Prometheus Operator's CRD); cached for 30 s. Asked in
+ * the parent's namespace, so that an operator with only namespaced permissions can ask too.
+ */
+async function isServed(client: KubeClient, type: ResourceType, namespace: string | undefined): Promise<boolean> {
   const id = typeId(type);
   const servedCache = servedCaches.get(client) ?? new Map<string, { served: boolean; at: number }>();
   servedCaches.set(client, servedCache);
@@ -149,7 +152,7 @@ async function isServed(client: KubeClient, type: ResourceType): Promise<boolean
   if (hit && Date.now() - hit.at < 30_000) return hit.served;
   let served = true;
   try {
-    await client.list(type, { limit: 1 });
+    await client.list(type, { limit: 1, ...(type.namespaced && namespace ? { namespace } : {}) });
   } catch (err) {
     if (!isNotFound(err)) throw err;
     served = false;
@@ -213,7 +216,7 @@ export async function reconcileChildren<P extends KubeObject>(
       report.state = "disabled";
       continue;
     }
-    if (!(await isServed(ctx.client, c.type))) {
+    if (!(await isServed(ctx.client, c.type, (obj.metadata?.namespace as string | undefined) ?? undefined))) {
       report.state = "inactive";
       report.message = `${c.type.kind} (${c.type.apiVersion}) is not served by this cluster`;
       continue;

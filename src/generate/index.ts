@@ -2,8 +2,13 @@
  * The generate layer: what `converge generate` writes from an operator definition (CRDs, RBAC, manifests, chart),
  * and the logic that writes it.
  */
+import { makeChartGenerator } from "./chart.ts";
+import { makeDeployGenerator } from "./deploy.ts";
 import { crdGenerator, type Generator } from "./generator.ts";
+import { rbacGenerator, rbacObjects } from "./rbac.ts";
 
+export { chartFiles, makeChartGenerator } from "./chart.ts";
+export { bundleObjects, deploymentObjects, dockerfile, makeDeployGenerator } from "./deploy.ts";
 export {
   contextFor,
   crdGenerator,
@@ -12,6 +17,7 @@ export {
   type Generator,
   yamlFile,
 } from "./generator.ts";
+export { rbacGenerator, rbacObjects, rulesFor } from "./rbac.ts";
 export {
   type FileChange,
   type GenerateOptions,
@@ -24,4 +30,9 @@ export {
 } from "./run.ts";
 
 /** Every generator `converge generate` runs, in this order; a new generator is one more entry. */
-export const generators: readonly Generator[] = [crdGenerator];
+export const generators: readonly Generator[] = [
+  crdGenerator,
+  rbacGenerator,
+  makeDeployGenerator(rbacObjects),
+  makeChartGenerator(rbacObjects),
+];

@@ -1,0 +1,272 @@
+/**
+ * The generated RBAC is enough and no more: the HelloWorld operator runs on the real plane as its generated
+ * ServiceAccount (a bearer token, not the admin certificate), with leader election, under exactly the objects of
+ * `config/rbac/rbac.yaml`; and that token is refused what the operator does not need.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { test } from "node:test";
+import { parseAllDocuments, stringify } from "yaml";
+import { HelloWorld } from "../../examples/hello-world/src/api.ts";
+import helloWorldOperator from "../../examples/hello-world/src/operator.ts";
+import { Client, ForbiddenError, type KubeClient } from "../../src/client/index.ts";
+import { createLogger } from "../../src/controller/index.ts";
+import { contextFor } from "../../src/generate/generator.ts";
+import { rbacGenerator, rulesFor } from "../../src/generate/rbac.ts";
+import { Manager } from "../../src/manager/index.ts";
+import { installCrds, type OperatorDefinition } from "../../src/operator/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
+import {
+  type authenticationv1,
+  coordinationv1,
+  corev1,
+  eventsv1,
+  type KubeObject,
+  type ResourceType,
+  rbacv1,
+} from "../../src/types/index.ts";
+
+const plane = await testPlane();
+const admin = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "rbac-test" });
+test.after(() => admin.close());
+
+const typeOfKind: Record<string, ResourceType> = {
+  ServiceAccount: corev1.ServiceAccount,
+  ClusterRole: rbacv1.ClusterRole,
+  ClusterRoleBinding: rbacv1.ClusterRoleBinding,
+  Role: rbacv1.Role,
+  RoleBinding: rbacv1.RoleBinding,
+};
+
+/** A kubeconfig for the plane that authenticates with a bearer token only. */
+function tokenKubeconfig(token: string): string {
+  return stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name: "plane",
+        cluster: {
+          server: plane.server,
+          "certificate-authority-data": Buffer.from(plane.credentials.caCert ?? "").toString("base64"),
+        },
+      },
+    ],
+    users: [{ name: "operator", user: { token } }],
+    contexts: [{ name: "operator", context: { cluster: "plane", user: "operator" } }],
+    "current-context": "operator",
+  });
+}
+
+const gone = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    () => true,
+  );
+
+/** Fails after `ms` instead of waiting for ever (a lease that cannot be taken, a watch that never delivers). */
+async function within<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const forbidden = (what: string, p: Promise<unknown>) =>
+  assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ForbiddenError, `${what}: expected Forbidden, got ${(err as Error)?.message}`);
+    return true;
+  });
+
+test("HelloWorld runs under its generated RBAC as its ServiceAccount, and is refused anything else", async (t) => {
+  const namespace = await plane.namespace(t);
+  // HelloWorld's operator as it is, deployed to the test namespace. The cluster-scoped ClusterRole and binding
+  // get a unique name so that parallel test files (and other runs of this one) cannot rebind them.
+  const op: OperatorDefinition = {
+    ...helloWorldOperator,
+    name: `${helloWorldOperator.name}-${randomBytes(3).toString("hex")}`,
+    namespace,
+  };
+  const ctx = contextFor(op);
+  assert.equal(ctx.namespace, namespace);
+
+  // The generated file, parsed back, is what gets applied.
+  const [file] = await rbacGenerator.generate(ctx);
+  assert.equal(file?.path, "config/rbac/rbac.yaml");
+  const objects = parseAllDocuments(file?.content ?? "").map((d) => d.toJS() as KubeObject);
+  assert.deepEqual(
+    objects.map((o) => o.kind),
+    ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"],
+  );
+  t.after(async () => {
+    for (const o of objects) {
+      const type = typeOfKind[o.kind ?? ""] as ResourceType;
+      if (!type.namespaced) await admin.delete(type, o.metadata?.name ?? "").catch(() => undefined);
+    }
+  });
+  // HelloWorld's rules: its own kind, its ConfigMaps, and events.
+  assert.deepEqual((objects[1] as rbacv1.ClusterRole).rules, rulesFor(op));
+  assert.deepEqual(rulesFor(op), [
+    {
+      apiGroups: [""],
+      resources: ["configmaps"],
+      verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
+    },
+    { apiGroups: ["apps.example.com"], resources: ["helloworlds"], verbs: ["get", "list", "patch", "update", "watch"] },
+    { apiGroups: ["apps.example.com"], resources: ["helloworlds/finalizers"], verbs: ["update"] },
+    { apiGroups: ["apps.example.com"], resources: ["helloworlds/status"], verbs: ["get", "patch", "update"] },
+    { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+  ]);
+
+  for (const o of objects) await admin.apply(typeOfKind[o.kind ?? ""] as ResourceType, o, { force: true });
+
+  // CRDs are installed by an administrator, not by the operator.
+  await installCrds(admin, op);
+
+  const request = (await admin.transport.json<authenticationv1.TokenRequest>({
+    method: "POST",
+    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${op.name}/token`,
+    body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+  })) as authenticationv1.TokenRequest;
+  const token = request.status?.token;
+  assert.ok(token, "a token for the operator's ServiceAccount");
+  const dir = await mkdtemp(join(tmpdir(), "converge-rbac-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, "operator.kubeconfig");
+  await writeFile(kubeconfig, tokenKubeconfig(token));
+
+  // The operator, as runOperator runs it but on the ServiceAccount's token, with the lease in the operator's
+  // namespace, and watching the test namespace only: the plane is shared, and a HelloWorld operator for all
+  // namespaces would reconcile (and put finalizers on) the HelloWorlds of other test files. That the ClusterRole
+  // covers every namespace is checked below with the same token. Warnings and errors are kept: a denied request
+  // shows up there.
+  const client: KubeClient = await Client.connect({ kubeconfig, fieldManager: op.name });
+  const logged: string[] = [];
+  const log = createLogger({
+    level: "warn",
+    base: { operator: op.name },
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  const manager = await Manager.create({
+    name: op.name,
+    client,
+    log,
+    namespace,
+    leaderElection: { namespace: ctx.namespace },
+    shutdownTimeoutMs: 10_000,
+  });
+  for (const make of op.controllers) manager.add(make());
+  const running = manager.start();
+  let stopped = false;
+  t.after(async () => {
+    if (!stopped) await manager.stop();
+    await client.close();
+  });
+  // A failure to start (a cache that cannot list or watch, a lease that cannot be taken) rejects `running`.
+  await within(30_000, "leadership", () =>
+    Promise.race([manager.whenLeading(), running.then(() => assert.fail("the manager stopped"))]),
+  );
+  const lease = await client.get(coordinationv1.Lease, { namespace, name: `${op.name}-leader` });
+  assert.match(lease.spec?.holderIdentity ?? "", /.+/);
+
+  // End to end, as the ServiceAccount: a HelloWorld gets its ConfigMap and Ready; deletion cleans up.
+  await admin.create(HelloWorld, { metadata: { name: "greeting", namespace }, spec: { name: "world" } });
+  const cm = await eventually("the ConfigMap with the greeting", async () => {
+    const c = await admin.get(corev1.ConfigMap, { namespace, name: "greeting" });
+    return c.data?.message === "world" ? c : undefined;
+  });
+  assert.equal(cm.metadata?.ownerReferences?.[0]?.kind, "HelloWorld");
+  assert.equal(cm.metadata?.ownerReferences?.[0]?.blockOwnerDeletion, true);
+  await eventually("the HelloWorld to be Ready", async () => {
+    const hw = await admin.get(HelloWorld, { namespace, name: "greeting" });
+    return hw.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+  });
+  await admin.patch(HelloWorld, { namespace, name: "greeting" }, "merge", { spec: { name: "RBAC" } });
+  await eventually("the ConfigMap to follow the change", async () => {
+    const c = await admin.get(corev1.ConfigMap, { namespace, name: "greeting" });
+    return c.data?.message === "RBAC";
+  });
+  await admin.delete(corev1.ConfigMap, { namespace, name: "greeting" });
+  await eventually("the deleted ConfigMap to be put back", async () => {
+    const c = await admin.get(corev1.ConfigMap, { namespace, name: "greeting" });
+    return c.data?.message === "RBAC";
+  });
+  await admin.delete(HelloWorld, { namespace, name: "greeting" });
+  await eventually("the ConfigMap to be deleted with its HelloWorld", () =>
+    gone(admin.get(corev1.ConfigMap, { namespace, name: "greeting" })),
+  );
+  await eventually("the HelloWorld's finalizer to be removed", () =>
+    gone(admin.get(HelloWorld, { namespace, name: "greeting" })),
+  );
+
+  // What it may do besides: record events in any namespace (here, the test namespace).
+  await client.create(eventsv1.Event, {
+    metadata: { name: "rbac-test", namespace },
+    eventTime: `${new Date().toISOString().slice(0, 23)}000Z`,
+    reportingController: op.name,
+    reportingInstance: "rbac-test",
+    action: "Test",
+    reason: "Test",
+    type: "Normal",
+    regarding: { apiVersion: "v1", kind: "ConfigMap", name: "greeting", namespace },
+  });
+
+  // In every namespace: an operator that watches all namespaces lists and watches its kinds cluster-wide.
+  await client.list(HelloWorld, { limit: 1 });
+  const watching = new AbortController();
+  const list = await client.list(corev1.ConfigMap, { limit: 1 });
+  const watch = client.watch(corev1.ConfigMap, {
+    resourceVersion: list.metadata?.resourceVersion ?? "",
+    signal: watching.signal,
+  });
+  await client.create(corev1.ConfigMap, { metadata: { name: "watched", namespace } });
+  await within(30_000, "a cluster-wide watch event", async () => {
+    for await (const ev of watch) if (ev.object.metadata?.name === "watched") return;
+  });
+  watching.abort();
+
+  // And nothing more.
+  await forbidden("create a Secret", client.create(corev1.Secret, { metadata: { name: "s", namespace } }));
+  await forbidden("list Secrets", client.list(corev1.Secret, { namespace }));
+  await forbidden("list Pods", client.list(corev1.Pod, { namespace }));
+  await forbidden("list Pods in all namespaces", client.list(corev1.Pod));
+  await forbidden("delete a HelloWorld", client.delete(HelloWorld, { namespace, name: "anything" }));
+  await forbidden(
+    "create a HelloWorld",
+    client.create(HelloWorld, { metadata: { namespace, name: "x" }, spec: { name: "x" } }),
+  );
+  await forbidden(
+    "create a core/v1 Event",
+    client.create(corev1.Event, { metadata: { name: "e", namespace }, involvedObject: {} }),
+  );
+  await forbidden("read a Lease in another namespace", client.list(coordinationv1.Lease, { namespace: "default" }));
+  await forbidden(
+    "create a Lease in another namespace",
+    client.create(coordinationv1.Lease, { metadata: { name: "x", namespace: "kube-system" }, spec: {} }),
+  );
+  await forbidden("create a Role", client.create(rbacv1.Role, { metadata: { name: "r", namespace } }));
+
+  stopped = true;
+  await manager.stop();
+  await running;
+  // The lease was released on shutdown (an update under the Role).
+  const released = await admin.get(coordinationv1.Lease, { namespace, name: `${op.name}-leader` });
+  assert.equal(released.spec?.holderIdentity ?? "", "");
+  // Nothing the operator did was denied (a denied event write or reconcile would be logged).
+  const denied = logged.filter((l) => /forbidden: User .* cannot /.test(l));
+  assert.deepEqual(denied, [], "no request of the operator was denied");
+});
