@@ -1,5 +1,8 @@
 /** Turns one benchmark run into a table (Markdown, so that it reads in a terminal and pastes into the README). */
-import type { Counts } from "./operator.ts";
+import type { Counts, OperatorMessage } from "./operator.ts";
+
+/** What the operator process reports at the end: counts and memory (see operator.ts). */
+type OperatorResult = Omit<Extract<OperatorMessage, { type: "result" }>, "type">;
 
 export interface Machine {
   cpus: number;
@@ -38,13 +41,7 @@ export interface RunResult {
     reconcileSeconds: number;
     /** From spawn to converged; `client` is the operator process. */
     cpu: Cpu;
-    atConverged: Counts;
-    atIdle: Counts;
-    maxRssBytes: number;
-    loadedRssBytes: number;
-    peakHeapUsedBytes: number;
-    heapUsedBytes: number;
-  };
+  } & OperatorResult;
   ceiling: {
     /** One write per object: create the ConfigMap. */
     oneWrite: { seconds: number; cpu: Cpu };
