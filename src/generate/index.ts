@@ -5,6 +5,7 @@
 import { makeChartGenerator } from "./chart.ts";
 import { makeDeployGenerator } from "./deploy.ts";
 import { crdGenerator, type Generator } from "./generator.ts";
+import { olmGenerator } from "./olm.ts";
 import { rbacGenerator, rbacObjects } from "./rbac.ts";
 
 export { chartFiles, makeChartGenerator } from "./chart.ts";
@@ -17,6 +18,7 @@ export {
   type Generator,
   yamlFile,
 } from "./generator.ts";
+export { olmBundleFiles, olmGenerator, validateBundle } from "./olm.ts";
 export { rbacGenerator, rbacObjects, rulesFor } from "./rbac.ts";
 export {
   type FileChange,
@@ -35,4 +37,5 @@ export const generators: readonly Generator[] = [
   rbacGenerator,
   makeDeployGenerator(rbacObjects),
   makeChartGenerator(rbacObjects),
+  olmGenerator,
 ];
