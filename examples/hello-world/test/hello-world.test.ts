@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { apiextensionsv1, Client, corev1, InvalidError, Manager, silentLogger } from "converge";
+import { ensureBinaries } from "converge/cluster";
 import { generators, runGenerate } from "converge/generate";
 import { eventually, testPlane } from "converge/testing";
 import { parse } from "yaml";
@@ -138,4 +140,15 @@ test("the generated CRD is up to date, validates with its CEL rule, and shows it
     ["Name", "Greets", "Ready", "Age"],
   );
   assert.equal(table.rows[0]?.cells[1], "world");
+
+  const { kubectl } = await ensureBinaries(["kubectl"]);
+  const explain = await eventually("kubectl explain to know the kind", () =>
+    promisify(execFile)(kubectl?.path ?? "kubectl", [
+      "--kubeconfig",
+      plane.kubeconfig,
+      "explain",
+      "helloworld.spec.name",
+    ]),
+  );
+  assert.match(explain.stdout, /Who to greet; copied to the ConfigMap's data\.message\./);
 });
