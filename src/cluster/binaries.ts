@@ -201,6 +201,16 @@ class Builder {
     this.goEnv = { ...env, CGO_ENABLED: "0", GOFLAGS: "-mod=mod", GOWORK: "off" };
   }
 
+  /** The build folder of one component (kept between runs, so a build resumes) and its log, announced. */
+  private async workspace(folder: string, what: string): Promise<{ work: string; logFile: string }> {
+    const work = join(this.dirs.build, folder);
+    const logFile = join(work, "build.log");
+    await mkdir(work, { recursive: true });
+    await mkdir(this.dirs.assets, { recursive: true });
+    this.log(`${what} (log: ${logFile})`);
+    return { work, logFile };
+  }
+
   async checkGo(): Promise<void> {
     try {
       const { stdout } = await run("go", ["version"], { env: this.goEnv });
@@ -267,11 +277,10 @@ class Builder {
 
   async buildKubernetes(names: readonly BinaryName[]): Promise<void> {
     const k8s = versions.kubernetes;
-    const work = join(this.dirs.build, `kubernetes-v${k8s}`);
-    const logFile = join(work, "build.log");
-    await mkdir(work, { recursive: true });
-    await mkdir(this.dirs.assets, { recursive: true });
-    this.log(`building ${names.join(", ")} v${k8s} from k8s.io/kubernetes (log: ${logFile})`);
+    const { work, logFile } = await this.workspace(
+      `kubernetes-v${k8s}`,
+      `building ${names.join(", ")} v${k8s} from k8s.io/kubernetes`,
+    );
     // k8s.io/kubernetes replaces its staging modules with ./staging/... paths, so it cannot be built with
     // `go install pkg@version`; a wrapper module pins every staging module to its published v0.x version.
     const marker = join(work, ".module-ready");
@@ -305,11 +314,7 @@ class Builder {
 
   async buildEtcd(): Promise<void> {
     const v = versions.etcd;
-    const work = join(this.dirs.build, `etcd-v${v}`);
-    const logFile = join(work, "build.log");
-    await mkdir(work, { recursive: true });
-    await mkdir(this.dirs.assets, { recursive: true });
-    this.log(`building etcd v${v} from go.etcd.io/etcd/server/v3 (log: ${logFile})`);
+    const { work, logFile } = await this.workspace(`etcd-v${v}`, `building etcd v${v} from go.etcd.io/etcd/server/v3`);
     const marker = join(work, ".module-ready");
     if (!(await exists(marker))) {
       await this.step("resolving modules", async () => {
@@ -326,11 +331,7 @@ class Builder {
 
   async buildKwok(binary: boolean): Promise<void> {
     const v = versions.kwok;
-    const work = join(this.dirs.build, `kwok-v${v}`);
-    const logFile = join(work, "build.log");
-    await mkdir(work, { recursive: true });
-    await mkdir(this.dirs.assets, { recursive: true });
-    this.log(`preparing kwok v${v} from sigs.k8s.io/kwok (log: ${logFile})`);
+    const { work, logFile } = await this.workspace(`kwok-v${v}`, `preparing kwok v${v} from sigs.k8s.io/kwok`);
     await writeFile(join(work, "go.mod"), "module local/converge-kwok\n\ngo 1.26.0\n");
     const { Dir } = await this.download(`sigs.k8s.io/kwok@v${v}`, work, logFile);
     if (binary) {
@@ -375,11 +376,7 @@ class Builder {
    */
   async buildHelm(): Promise<void> {
     const v = versions.helm;
-    const work = join(this.dirs.build, `helm-v${v}`);
-    const logFile = join(work, "build.log");
-    await mkdir(work, { recursive: true });
-    await mkdir(this.dirs.assets, { recursive: true });
-    this.log(`building helm v${v} from helm.sh/helm/v3 (log: ${logFile})`);
+    const { work, logFile } = await this.workspace(`helm-v${v}`, `building helm v${v} from helm.sh/helm/v3`);
     const [major, minor] = versions.kubernetes.split(".");
     const ldflags = [
       "-s -w",

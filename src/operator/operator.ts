@@ -52,6 +52,12 @@ export async function installCrds(client: KubeClient, op: OperatorDefinition, ti
     await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true, fieldManager: op.name });
     names.push(crd.metadata?.name ?? "");
   }
+  await waitForCrds(client, names, timeoutMs);
+  return names;
+}
+
+/** Waits until the named CRDs are established (their kinds are served). */
+export async function waitForCrds(client: KubeClient, names: readonly string[], timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const name of names) {
     for (;;) {
@@ -61,7 +67,6 @@ export async function installCrds(client: KubeClient, op: OperatorDefinition, ti
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return names;
 }
 
 /**

@@ -11,6 +11,7 @@ import helloWorld from "../../examples/hello-world/src/operator.ts";
 import { Client, isNotFound } from "../../src/client/index.ts";
 import { contextFor } from "../../src/generate/generator.ts";
 import { type ClusterServiceVersion, olmBundleFiles, validateBundle } from "../../src/generate/olm.ts";
+import { waitForCrds } from "../../src/operator/operator.ts";
 import { testPlane } from "../../src/testing/index.ts";
 import { apiextensionsv1, type KubeObject, resourceType } from "../../src/types/index.ts";
 
@@ -33,13 +34,7 @@ before(async () => {
   const name = crd.metadata?.name ?? "";
   assert.equal(name, "clusterserviceversions.operators.coreos.com");
   await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true, fieldManager: "olm-test" });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const got = await client.get(apiextensionsv1.CustomResourceDefinition, name);
-    if (got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
-    if (Date.now() > deadline) throw new Error(`CRD ${name} was not established`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForCrds(client, [name]);
 });
 
 const parseObjects = (text: string): KubeObject[] =>
