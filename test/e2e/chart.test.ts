@@ -4,7 +4,6 @@
  * by the apiserver (server-side apply, dry run, strict field validation).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -12,20 +11,19 @@ import { after, before, test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import helloWorld from "../../examples/hello-world/src/operator.ts";
 import { Client, isNotFound } from "../../src/client/index.ts";
-import { ensureBinaries } from "../../src/cluster/binaries.ts";
 import { makeChartGenerator } from "../../src/generate/chart.ts";
 import { makeDeployGenerator } from "../../src/generate/deploy.ts";
 import { contextFor, type GenerateContext, type GeneratedFile } from "../../src/generate/generator.ts";
 import { testPlane } from "../../src/testing/index.ts";
 import { apiextensionsv1, appsv1, corev1, type KubeObject, type ResourceType, rbacv1 } from "../../src/types/index.ts";
+import { helmBinary, runHelm } from "./fixtures/helm.ts";
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "chart-test" });
 after(() => client.close());
 
 // Built from Go modules the first time (about a minute and a half); cached afterwards.
-const { helm: helmBinary } = await ensureBinaries(["helm"], { log: (l) => process.stderr.write(`# ${l}\n`) });
-assert.ok(helmBinary);
+await helmBinary();
 
 /** The RBAC generator's output in its shape (this test does not depend on that generator). */
 function rbacStandIn(ctx: GenerateContext): KubeObject[] {
@@ -121,21 +119,7 @@ let chartDir = "";
 const ctx = contextFor(helloWorld);
 
 /** Runs helm with its own config/cache/data folders, and the plane as its cluster; never throws. */
-function helm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
-    ...process.env,
-    KUBECONFIG: plane.kubeconfig,
-    HELM_CACHE_HOME: join(work, "helm", "cache"),
-    HELM_CONFIG_HOME: join(work, "helm", "config"),
-    HELM_DATA_HOME: join(work, "helm", "data"),
-  };
-  return new Promise((resolve) => {
-    execFile(helmBinary?.path ?? "helm", args, { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const helm = (args: string[]) => runHelm(args, { home: work, kubeconfig: plane.kubeconfig });
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), "converge-chart-"));

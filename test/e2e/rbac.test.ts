@@ -1,7 +1,8 @@
 /**
  * The generated RBAC is enough and no more: the HelloWorld operator runs on the real plane as its generated
- * ServiceAccount (a bearer token, not the admin certificate), with leader election, under exactly the objects of
- * `config/rbac/rbac.yaml`; and that token is refused what the operator does not need.
+ * ServiceAccount (a bearer token, not the admin certificate), with leader election, under exactly the
+ * ServiceAccount and RBAC objects its generated Helm chart renders (`helm template`); and that token is refused
+ * what the operator does not need.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
 import { HelloWorld } from "../../examples/hello-world/src/api.ts";
 import helloWorldOperator from "../../examples/hello-world/src/operator.ts";
@@ -29,8 +31,10 @@ import {
   type ResourceType,
   rbacv1,
 } from "../../src/types/index.ts";
+import { runHelm } from "./fixtures/helm.ts";
 
 const plane = await testPlane();
+const chartDir = fileURLToPath(new URL("../../examples/hello-world/charts/hello-world-operator", import.meta.url));
 const admin = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "rbac-test" });
 test.after(() => admin.close());
 
@@ -87,34 +91,55 @@ const forbidden = (what: string, p: Promise<unknown>) =>
     return true;
   });
 
-test("HelloWorld runs under its generated RBAC as its ServiceAccount, and is refused anything else", async (t) => {
+test("HelloWorld runs under its Helm chart's RBAC as its ServiceAccount, and is refused anything else", async (t) => {
   const namespace = await plane.namespace(t);
-  // HelloWorld's operator as it is, deployed to the test namespace. The cluster-scoped ClusterRole and binding
-  // get a unique name so that parallel test files (and other runs of this one) cannot rebind them.
-  const op: OperatorDefinition = {
-    ...helloWorldOperator,
-    name: `${helloWorldOperator.name}-${randomBytes(3).toString("hex")}`,
-    namespace,
-  };
+  // A release name that holds the chart's name is the objects' full name (ServiceAccount, ClusterRole...): unique
+  // here, so that parallel test files (and other runs of this one) cannot rebind the cluster-scoped objects.
+  const release = `${helloWorldOperator.name}-${randomBytes(3).toString("hex")}`;
+  const op: OperatorDefinition = { ...helloWorldOperator, name: release, namespace };
   const ctx = contextFor(op);
   assert.equal(ctx.namespace, namespace);
 
-  // The generated file, parsed back, is what gets applied.
-  const [file] = await rbacGenerator.generate(ctx);
-  assert.equal(file?.path, "config/rbac/rbac.yaml");
-  const objects = parseAllDocuments(file?.content ?? "").map((d) => d.toJS() as KubeObject);
+  // The chart `converge generate` wrote into the example (kept fresh by its `generate --check` test), rendered by
+  // helm for this release: its ServiceAccount and RBAC are exactly what gets applied.
+  const home = await mkdtemp(join(tmpdir(), "converge-rbac-helm-"));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const rendered = await runHelm(
+    [
+      "template",
+      release,
+      chartDir,
+      "--namespace",
+      namespace,
+      "--show-only",
+      "templates/serviceaccount.yaml",
+      "--show-only",
+      "templates/rbac.yaml",
+    ],
+    { home, kubeconfig: plane.kubeconfig },
+  );
+  assert.equal(rendered.code, 0, rendered.stderr);
+  const objects = parseAllDocuments(rendered.stdout)
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
   assert.deepEqual(
     objects.map((o) => o.kind),
     ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"],
   );
+  assert.equal(objects[0]?.metadata?.name, release);
   t.after(async () => {
     for (const o of objects) {
       const type = typeOfKind[o.kind ?? ""] as ResourceType;
       if (!type.namespaced) await admin.delete(type, o.metadata?.name ?? "").catch(() => undefined);
     }
   });
-  // HelloWorld's rules: its own kind, its ConfigMaps, and events.
+  // The chart's rules are the operator's computed rules, which are those of the raw manifests too.
+  const [raw] = await rbacGenerator.generate(ctx);
+  const rawRole = parseAllDocuments(raw?.content ?? "")
+    .map((d) => d.toJS() as KubeObject)
+    .find((o) => o.kind === "ClusterRole") as rbacv1.ClusterRole;
   assert.deepEqual((objects[1] as rbacv1.ClusterRole).rules, rulesFor(op));
+  assert.deepEqual(rawRole.rules, rulesFor(op));
   assert.deepEqual(rulesFor(op), [
     {
       apiGroups: [""],
