@@ -14,3 +14,4 @@ export * from "./manager/index.ts";
 export * from "./operator/index.ts";
 export * from "./queue/index.ts";
 export * from "./types/index.ts";
+export * from "./webhook/index.ts";

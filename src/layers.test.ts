@@ -8,8 +8,10 @@ import { join, relative, sep } from "node:path";
 import { test } from "node:test";
 
 const allowed: Record<string, readonly string[]> = {
-  // The local control plane is its own unit: it depends on no other layer.
-  cluster: [],
+  // Certificates, for the local plane's PKI and the webhook server.
+  pki: [],
+  // The local control plane is its own unit: it depends on no runtime layer.
+  cluster: ["pki"],
   // The runtime, bottom to top.
   types: [],
   // Custom resources defined in TypeScript: they produce ResourceTypes and CRDs.
@@ -18,13 +20,38 @@ const allowed: Record<string, readonly string[]> = {
   cache: ["types", "client"],
   queue: [],
   controller: ["types", "client", "cache", "queue"],
-  manager: ["types", "client", "cache", "queue", "controller"],
+  // Admission and conversion webhooks: HTTPS serving, certificates, and the configurations that point at them.
+  webhook: ["types", "definition", "client", "pki"],
+  manager: ["types", "client", "cache", "queue", "controller", "webhook"],
   // An operator as a whole (definitions + controllers + deployment), and what generates its artifacts.
-  operator: ["types", "definition", "client", "cache", "queue", "controller", "manager"],
-  generate: ["types", "definition", "client", "cache", "queue", "controller", "manager", "operator", "cluster"],
+  operator: ["types", "definition", "client", "cache", "queue", "controller", "webhook", "manager"],
+  generate: [
+    "types",
+    "definition",
+    "client",
+    "cache",
+    "queue",
+    "controller",
+    "webhook",
+    "manager",
+    "operator",
+    "cluster",
+  ],
   // On top.
-  testing: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager", "operator"],
-  cli: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "manager", "operator", "generate"],
+  testing: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "webhook", "manager", "operator"],
+  cli: [
+    "cluster",
+    "types",
+    "definition",
+    "client",
+    "cache",
+    "queue",
+    "controller",
+    "webhook",
+    "manager",
+    "operator",
+    "generate",
+  ],
 };
 
 async function* sources(dir: string): AsyncGenerator<string> {

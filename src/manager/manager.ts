@@ -9,6 +9,9 @@ import type { Controller } from "../controller/controller.ts";
 import { EventRecorder } from "../controller/events.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../controller/logger.ts";
 import type { KubeObject } from "../types/resource.ts";
+import type { AdmissionWebhook } from "../webhook/admission.ts";
+import type { Conversion } from "../webhook/conversion.ts";
+import { WebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
 import { LeaderElector } from "./leader.ts";
 import { OperatorMetrics } from "./metrics.ts";
 
@@ -35,6 +38,11 @@ export interface ManagerOptions {
   metricsAddress?: string;
   /** `host:port` for `/healthz` and `/readyz`. Off when unset. */
   probeAddress?: string;
+  /**
+   * The webhook server (admission webhooks and conversions): started on every replica, leader or not, once a
+   * webhook or conversion is added. `onServing` runs once it listens (e.g. to point the apiserver at it).
+   */
+  webhook?: Omit<WebhookServerOptions, "registry"> & { onServing?: (server: WebhookServer) => Promise<void> };
   /** How long shutdown waits for running reconciles (default 30 s). */
   shutdownTimeoutMs?: number;
   /** How long to wait for the caches to fill before failing (default 120 s). */
@@ -73,6 +81,8 @@ export class Manager {
   private controllersStarted = false;
   /** Bound addresses (useful with port 0). */
   readonly addresses: { metrics?: string; probes?: string } = {};
+  /** The webhook server, when `webhook` options were given. */
+  readonly webhookServer: WebhookServer | undefined;
 
   private constructor(options: ManagerOptions, client: KubeClient, ownsClient: boolean) {
     this.name = options.name;
@@ -95,6 +105,15 @@ export class Manager {
       log: this.log,
     });
     this.readyChecks.set("informers", () => this.cache.synced);
+    if (options.webhook) {
+      const { onServing: _, ...serverOptions } = options.webhook;
+      const webhookLog = this.log.child({ component: "webhook" });
+      this.webhookServer = new WebhookServer({
+        onError: (err, path) => webhookLog.error({ err, path }, "webhook request failed"),
+        ...serverOptions,
+        registry: this.metrics.registry,
+      });
+    }
   }
 
   static async create(options: ManagerOptions): Promise<Manager> {
@@ -127,6 +146,24 @@ export class Manager {
     });
     this.controllers.push(c);
     return this;
+  }
+
+  /** Serves an admission webhook (needs the `webhook` option). */
+  addWebhook(webhook: AdmissionWebhook): this {
+    this.requireWebhookServer().addWebhook(webhook);
+    return this;
+  }
+
+  /** Serves the conversion of a custom resource between its versions (needs the `webhook` option). */
+  addConversion(conversion: Conversion): this {
+    this.requireWebhookServer().addConversion(conversion);
+    return this;
+  }
+
+  private requireWebhookServer(): WebhookServer {
+    if (!this.webhookServer) throw new Error(`manager ${this.name}: webhooks need the "webhook" option`);
+    if (this.state !== "new") throw new Error("add webhooks before start()");
+    return this.webhookServer;
   }
 
   addHealthCheck(name: string, check: Check): this {
@@ -237,6 +274,8 @@ export class Manager {
       await this.elector?.stop();
       await this.cache.stop();
       await this.events.flush();
+      // Webhooks serve until the end: the apiserver may call them while the controllers drain.
+      await this.webhookServer?.stop();
       await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       if (this.ownsClient) await this.client.close();
       this.state = "stopped";
@@ -248,6 +287,13 @@ export class Manager {
 
   private async startServers(): Promise<void> {
     const { metricsAddress, probeAddress } = this.options;
+    const webhooks = this.webhookServer;
+    if (webhooks && (webhooks.webhooks.length > 0 || webhooks.hasConversions)) {
+      const port = await webhooks.start();
+      this.log.info({ port }, "webhook server listening");
+      this.readyChecks.set("webhook", () => webhooks.port > 0);
+      await this.options.webhook?.onServing?.(webhooks);
+    }
     if (metricsAddress) {
       this.addresses.metrics = await this.listen(metricsAddress, async (req, res) => {
         if (req.url !== "/metrics") return notFound(res);

@@ -1,2 +1,11 @@
 /** The operator layer: one description of an operator (definitions, controllers, deployment) for tools and for running it. */
-export { defineOperator, installCrds, type OperatorDefinition, runOperator, waitForCrds } from "./operator.ts";
+export {
+  createOperatorManager,
+  defineOperator,
+  installCrds,
+  type OperatorDefinition,
+  type RunOptions,
+  runOperator,
+  waitForCrds,
+} from "./operator.ts";
+export { hasWebhooks, type WebhookMode, type WebhookSetup, webhookNames, webhookOptions } from "./webhooks.ts";

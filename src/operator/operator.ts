@@ -4,6 +4,9 @@ import type { ResourceDefinition, VersionDefinition } from "../definition/define
 import { Manager, type ManagerOptions } from "../manager/manager.ts";
 import * as apiextensionsv1 from "../types/generated/apiextensions.v1.ts";
 import type { PolicyRule } from "../types/generated/rbac.v1.ts";
+import type { AdmissionWebhook } from "../webhook/admission.ts";
+import type { Conversion } from "../webhook/conversion.ts";
+import { hasWebhooks, type WebhookMode, webhookOptions } from "./webhooks.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: a list of definitions of any kinds and versions
 type AnyDefinition = ResourceDefinition<string, Record<string, VersionDefinition>, any>;
@@ -25,6 +28,10 @@ export interface OperatorDefinition {
   definitions: AnyDefinition[];
   /** Factories of the controllers (each call returns a fresh controller). */
   controllers: Array<() => AnyController>;
+  /** Validating and mutating admission webhooks, served by the operator's webhook server. */
+  webhooks?: AdmissionWebhook[];
+  /** Conversions between the versions of its custom resources (the CRDs get a webhook conversion stanza). */
+  conversions?: Conversion[];
   /** Permissions beyond what the controllers' declared kinds imply. */
   extraRules?: PolicyRule[];
   /** Container image of the operator (default `<name>:<version>`). */
@@ -76,18 +83,49 @@ export async function waitForCrds(client: KubeClient, names: readonly string[], 
  */
 export async function runOperator(
   op: OperatorDefinition,
-  options: Omit<ManagerOptions, "name"> & { installCrds?: boolean } = {},
+  options: Omit<ManagerOptions, "name"> & RunOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
-  const { installCrds: install, ...managerOptions } = options;
-  const manager = await Manager.create({
+  const manager = await createOperatorManager(op, options, env);
+  if (options.installCrds) await installCrds(manager.client, op);
+  await manager.start({ handleSignals: options.handleSignals ?? true });
+}
+
+export interface RunOptions {
+  /** Install (apply) the CRDs before starting, as `converge run` does. */
+  installCrds?: boolean;
+  /**
+   * `cluster` (default when `KUBERNETES_SERVICE_HOST` is set): webhooks behind their Service, certificates in a
+   * Secret. `local`: webhooks on 127.0.0.1, configurations installed with a `url` (`converge run` / `dev`).
+   */
+  webhookMode?: WebhookMode;
+  /** Stop on SIGTERM/SIGINT (default true). */
+  handleSignals?: boolean;
+}
+
+/** The Manager `runOperator` runs: controllers, webhooks and conversions added, options from the environment. */
+export async function createOperatorManager(
+  op: OperatorDefinition,
+  options: Omit<ManagerOptions, "name"> & RunOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Manager> {
+  const { installCrds: _, webhookMode, handleSignals: __, ...managerOptions } = options;
+  const mode = webhookMode ?? (env.KUBERNETES_SERVICE_HOST ? "cluster" : "local");
+  let manager: Manager | undefined;
+  const client = () => {
+    if (!manager) throw new Error("the manager is not created yet");
+    return manager.client;
+  };
+  manager = await Manager.create({
     name: op.name,
     ...(env.CONVERGE_METRICS_ADDRESS ? { metricsAddress: env.CONVERGE_METRICS_ADDRESS } : {}),
     ...(env.CONVERGE_PROBE_ADDRESS ? { probeAddress: env.CONVERGE_PROBE_ADDRESS } : {}),
     ...(env.CONVERGE_LEADER_ELECTION === "true" ? { leaderElection: {} } : {}),
+    ...(hasWebhooks(op) ? { webhook: webhookOptions(op, { mode, client, env }) } : {}),
     ...managerOptions,
   });
-  if (install) await installCrds(manager.client, op);
   for (const make of op.controllers) manager.add(make());
-  await manager.start({ handleSignals: true });
+  for (const w of op.webhooks ?? []) manager.addWebhook(w);
+  for (const c of op.conversions ?? []) manager.addConversion(c);
+  return manager;
 }

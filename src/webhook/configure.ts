@@ -1,0 +1,204 @@
+/**
+ * The objects that point the apiserver at the webhook server: a ValidatingWebhookConfiguration and a
+ * MutatingWebhookConfiguration for the admission webhooks, and the conversion stanza of each converted CRD. In a
+ * cluster they name the webhook Service; for local runs (`converge run`, tests) a `url` on 127.0.0.1. The CA
+ * bundle is written into all of them, again after every CA rollover.
+ */
+import type { KubeClient } from "../client/api.ts";
+import {
+  MutatingWebhookConfiguration,
+  type ValidatingWebhook,
+  ValidatingWebhookConfiguration,
+  type WebhookClientConfig,
+} from "../types/generated/admissionregistration.v1.ts";
+import { CustomResourceDefinition } from "../types/generated/apiextensions.v1.ts";
+import type { ResourceType } from "../types/resource.ts";
+import type { AdmissionWebhook } from "./admission.ts";
+import type { Conversion } from "./conversion.ts";
+import { conversionPath } from "./server.ts";
+
+/** Where the apiserver finds the webhook server. */
+export type WebhookEndpoint =
+  | { service: { name: string; namespace: string; port?: number } }
+  | { url: string /* https://host:port, no path */ };
+
+function clientConfig(endpoint: WebhookEndpoint, path: string, caBundle?: string): WebhookClientConfig {
+  const ca = caBundle ? { caBundle: Buffer.from(caBundle).toString("base64") } : {};
+  if ("url" in endpoint) return { url: `${endpoint.url.replace(/\/$/, "")}${path}`, ...ca };
+  const { name, namespace, port } = endpoint.service;
+  return { service: { name, namespace, path, ...(port && port !== 443 ? { port } : {}) }, ...ca };
+}
+
+function webhookEntry(w: AdmissionWebhook, endpoint: WebhookEndpoint, caBundle: string | undefined): ValidatingWebhook {
+  const o = w.options;
+  const r = w.resource;
+  const resources = [r.plural, ...(o.subresources ?? []).map((s) => `${r.plural}/${s}`)];
+  return {
+    name: w.name,
+    admissionReviewVersions: ["v1"],
+    clientConfig: clientConfig(endpoint, w.path, caBundle),
+    rules: [
+      {
+        apiGroups: [r.group],
+        apiVersions: [r.version],
+        resources,
+        operations: o.operations ?? ["CREATE", "UPDATE"],
+        scope: r.namespaced ? "Namespaced" : "Cluster",
+      },
+    ],
+    failurePolicy: o.failurePolicy ?? "Fail",
+    sideEffects: o.sideEffects ?? "None",
+    timeoutSeconds: o.timeoutSeconds ?? 10,
+    matchPolicy: "Equivalent",
+    ...(o.namespaceSelector ? { namespaceSelector: o.namespaceSelector } : {}),
+    ...(o.objectSelector ? { objectSelector: o.objectSelector } : {}),
+    ...(o.matchConditions?.length ? { matchConditions: o.matchConditions } : {}),
+  };
+}
+
+/**
+ * The webhook configurations for `webhooks` (named `<name>-validating` and `<name>-mutating`; absent when there
+ * are no webhooks of that type).
+ */
+export function webhookConfigurations(
+  name: string,
+  webhooks: readonly AdmissionWebhook[],
+  endpoint: WebhookEndpoint,
+  caBundle?: string,
+  labels: Record<string, string> = {},
+): { validating?: ValidatingWebhookConfiguration; mutating?: MutatingWebhookConfiguration } {
+  const meta = (suffix: string) => ({
+    name: `${name}-${suffix}`,
+    ...(Object.keys(labels).length ? { labels } : {}),
+  });
+  const validating = webhooks.filter((w) => w.type === "validating");
+  const mutating = webhooks.filter((w) => w.type === "mutating");
+  return {
+    ...(validating.length
+      ? {
+          validating: {
+            apiVersion: "admissionregistration.k8s.io/v1",
+            kind: "ValidatingWebhookConfiguration",
+            metadata: meta("validating"),
+            webhooks: validating.map((w) => webhookEntry(w, endpoint, caBundle)),
+          },
+        }
+      : {}),
+    ...(mutating.length
+      ? {
+          mutating: {
+            apiVersion: "admissionregistration.k8s.io/v1",
+            kind: "MutatingWebhookConfiguration",
+            metadata: meta("mutating"),
+            webhooks: mutating.map((w) => ({ ...webhookEntry(w, endpoint, caBundle), reinvocationPolicy: "Never" })),
+          },
+        }
+      : {}),
+  };
+}
+
+/** `crd` with its conversion done by the webhook at `endpoint` (the CRD as `definition.crd()` made it). */
+export function withConversionWebhook(
+  crd: CustomResourceDefinition,
+  endpoint: WebhookEndpoint,
+  caBundle?: string,
+): CustomResourceDefinition {
+  return {
+    ...crd,
+    spec: {
+      ...crd.spec,
+      conversion: {
+        strategy: "Webhook",
+        webhook: { conversionReviewVersions: ["v1"], clientConfig: clientConfig(endpoint, conversionPath, caBundle) },
+      },
+    },
+  };
+}
+
+export interface InstallWebhooksOptions {
+  /** Prefix of the configurations' names (the operator's name); the field manager is `<name>-webhooks`. */
+  name: string;
+  webhooks: readonly AdmissionWebhook[];
+  conversions: readonly Conversion[];
+  endpoint: WebhookEndpoint;
+  caBundle: string;
+}
+
+/**
+ * Applies the webhook configurations and the CRDs' conversion stanzas (the CRDs must exist) pointing at
+ * `endpoint` with `caBundle`: what a local run does. Server-side apply, so running it again after a CA rollover
+ * only changes the bundles.
+ */
+export async function installWebhooks(client: KubeClient, o: InstallWebhooksOptions): Promise<void> {
+  const { validating, mutating } = webhookConfigurations(o.name, o.webhooks, o.endpoint, o.caBundle);
+  // A field manager of its own: applying only the conversion stanza under the CRD's own manager would drop the
+  // rest of the CRD from that manager's fields.
+  const opts = { force: true, fieldManager: `${o.name}-webhooks` };
+  if (validating) await client.apply(ValidatingWebhookConfiguration, validating, opts);
+  if (mutating) await client.apply(MutatingWebhookConfiguration, mutating, opts);
+  for (const c of o.conversions) {
+    const crd = withConversionWebhook(
+      {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: c.crdName },
+      } as CustomResourceDefinition,
+      o.endpoint,
+      o.caBundle,
+    );
+    await client.apply(
+      CustomResourceDefinition,
+      {
+        apiVersion: crd.apiVersion,
+        kind: crd.kind,
+        metadata: crd.metadata,
+        spec: { conversion: crd.spec.conversion },
+      } as CustomResourceDefinition,
+      opts,
+    );
+  }
+}
+
+/**
+ * Writes `caBundle` into configurations and CRDs installed by someone else (a Helm chart, an OLM bundle): each
+ * webhook entry's and each conversion's `clientConfig.caBundle`, and nothing else. Missing objects are skipped.
+ */
+export async function injectCaBundle(
+  client: KubeClient,
+  o: {
+    name: string;
+    webhooks: readonly AdmissionWebhook[];
+    conversions: readonly Conversion[];
+    caBundle: string;
+    fieldManager?: string;
+  },
+): Promise<void> {
+  const caBundle = Buffer.from(o.caBundle).toString("base64");
+  const fieldManager = o.fieldManager ?? `${o.name}-ca-injector`;
+  const patch = async <T extends ValidatingWebhookConfiguration | MutatingWebhookConfiguration>(
+    type: ResourceType<T>,
+    name: string,
+  ) => {
+    const current = await client.get(type, name).catch(() => undefined);
+    if (!current) return;
+    const entries: Array<{ clientConfig: WebhookClientConfig }> = current.webhooks ?? [];
+    if (entries.every((w) => w.clientConfig.caBundle === caBundle)) return;
+    const webhooks = entries.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } }));
+    await client.patch(type, name, "merge", { webhooks }, { fieldManager });
+  };
+  if (o.webhooks.some((w) => w.type === "validating"))
+    await patch(ValidatingWebhookConfiguration, `${o.name}-validating`);
+  if (o.webhooks.some((w) => w.type === "mutating")) await patch(MutatingWebhookConfiguration, `${o.name}-mutating`);
+  for (const c of o.conversions) {
+    const crd = await client.get(CustomResourceDefinition, c.crdName).catch(() => undefined);
+    const webhook = crd?.spec.conversion?.webhook;
+    if (!webhook || webhook.clientConfig?.caBundle === caBundle) continue;
+    await client.patch(
+      CustomResourceDefinition,
+      c.crdName,
+      "merge",
+      { spec: { conversion: { webhook: { clientConfig: { caBundle } } } } },
+      { fieldManager },
+    );
+  }
+}
