@@ -15,11 +15,14 @@
  * update briefly runs two pods only when there is a lease to keep them from both reconciling. The Lease lives in
  * the pod's own namespace, which the RBAC generator's Role covers.
  */
+
+import { hasWebhooks } from "../operator/webhooks.ts";
 import type * as appsv1 from "../types/generated/apps.v1.ts";
 import type * as corev1 from "../types/generated/core.v1.ts";
 import type { KubeObject } from "../types/resource.ts";
 import type { GenerateContext, GeneratedFile, Generator } from "./generator.ts";
 import { yamlFile } from "./generator.ts";
+import { webhookConfigurationObjects, webhookPort, webhookServiceObject } from "./webhook.ts";
 
 /** Port of `/metrics` (the Manager's `metricsAddress`). */
 export const metricsPort = 8080;
@@ -34,6 +37,9 @@ export const env = {
   metricsAddress: "CONVERGE_METRICS_ADDRESS",
   probeAddress: "CONVERGE_PROBE_ADDRESS",
   leaderElection: "CONVERGE_LEADER_ELECTION",
+  webhookAddress: "CONVERGE_WEBHOOK_ADDRESS",
+  webhookCertDir: "CONVERGE_WEBHOOK_CERT_DIR",
+  podNamespace: "POD_NAMESPACE",
 } as const;
 
 /** Requests sized for an idle operator; the limits leave room for a full resync of a large cache. */
@@ -104,6 +110,7 @@ export function deploymentObject(ctx: GenerateContext, options: DeployOptions = 
     { name: env.metricsAddress, value: `:${metricsPort}` },
     { name: env.probeAddress, value: `:${probePort}` },
     ...(leaderElection ? [{ name: env.leaderElection, value: "true" }] : []),
+    ...(hasWebhooks(ctx.op) ? webhookEnv() : []),
   ];
   const labels = labelsFor(ctx);
   return {
@@ -129,6 +136,9 @@ export function deploymentObject(ctx: GenerateContext, options: DeployOptions = 
               ports: [
                 { name: "metrics", containerPort: metricsPort, protocol: "TCP" },
                 { name: "probes", containerPort: probePort, protocol: "TCP" },
+                ...(hasWebhooks(ctx.op)
+                  ? [{ name: "webhook", containerPort: webhookPort, protocol: "TCP" as const }]
+                  : []),
               ],
               livenessProbe: {
                 httpGet: { path: "/healthz", port: "probes" },
@@ -152,6 +162,14 @@ export function deploymentObject(ctx: GenerateContext, options: DeployOptions = 
   };
 }
 
+/** The webhook server's address, and the namespace of its Secret and Service (the pod's). */
+export function webhookEnv(): corev1.EnvVar[] {
+  return [
+    { name: env.webhookAddress, value: `:${webhookPort}` },
+    { name: env.podNamespace, valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+  ];
+}
+
 /** The metrics Service, `<name>-metrics`, for a Prometheus scrape configuration or a ServiceMonitor. */
 export function metricsServiceObject(ctx: GenerateContext): corev1.Service {
   return {
@@ -170,7 +188,22 @@ export function metricsServiceObject(ctx: GenerateContext): corev1.Service {
  * ServiceAccount `<name>` among them), the Deployment and the metrics Service. CRDs are not included.
  */
 export function deploymentObjects(ctx: GenerateContext, rbac: KubeObject[], options: DeployOptions = {}): KubeObject[] {
-  return [namespaceObject(ctx), ...rbac, deploymentObject(ctx, options), metricsServiceObject(ctx)];
+  return [
+    namespaceObject(ctx),
+    ...rbac,
+    deploymentObject(ctx, options),
+    metricsServiceObject(ctx),
+    ...webhookObjects(ctx),
+  ];
+}
+
+/** The webhook Service and configurations, for an operator with webhooks or conversions (else none). */
+export function webhookObjects(ctx: GenerateContext): KubeObject[] {
+  if (!hasWebhooks(ctx.op)) return [];
+  return [
+    webhookServiceObject(ctx, labelsFor(ctx), selectorLabelsFor(ctx)),
+    ...webhookConfigurationObjects(ctx, labelsFor(ctx)),
+  ];
 }
 
 /**
@@ -196,7 +229,7 @@ COPY package.json ./
 COPY src ./src
 # The image's \`node\` user, by uid: the kubelet can only check runAsNonRoot against a numeric user.
 USER 1000:1000
-EXPOSE ${metricsPort} ${probePort}
+EXPOSE ${[metricsPort, probePort, ...(hasWebhooks(ctx.op) ? [webhookPort] : [])].join(" ")}
 CMD ["node", "src/main.ts"]
 `;
 }
@@ -214,6 +247,7 @@ export function deployFiles(ctx: GenerateContext, rbac: KubeObject[], options: D
       deploymentObject(ctx, options),
       metricsServiceObject(ctx),
     ]),
+    ...(hasWebhooks(ctx.op) ? [yamlFile("config/webhook/manifests.yaml", webhookObjects(ctx))] : []),
     yamlFile("config/bundle.yaml", bundleObjects(ctx, rbac, options)),
     { path: "Dockerfile", content: dockerfile(ctx) },
   ];

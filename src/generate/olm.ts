@@ -13,13 +13,17 @@
  */
 import { parseAllDocuments, stringify } from "yaml";
 import type { OperatorDefinition } from "../operator/operator.ts";
+import { hasWebhooks } from "../operator/webhooks.ts";
+import type * as admissionregistrationv1 from "../types/generated/admissionregistration.v1.ts";
 import type * as apiextensionsv1 from "../types/generated/apiextensions.v1.ts";
 import type * as appsv1 from "../types/generated/apps.v1.ts";
 import type * as rbacv1 from "../types/generated/rbac.v1.ts";
 import type { KubeObject } from "../types/resource.ts";
-import { deploymentObject, labelsFor } from "./deploy.ts";
+import { conversionPath } from "../webhook/server.ts";
+import { deploymentObject, env, labelsFor } from "./deploy.ts";
 import { fileHeader, type GenerateContext, type GeneratedFile, type Generator, yamlFile } from "./generator.ts";
 import { leaderElectionRules, rbacNames, rulesFor } from "./rbac.ts";
+import { webhookPort } from "./webhook.ts";
 
 /** The install modes OLM knows; an operator that watches all namespaces supports every one of them. */
 export type InstallModeType = "OwnNamespace" | "SingleNamespace" | "MultiNamespace" | "AllNamespaces";
@@ -65,6 +69,7 @@ export interface ClusterServiceVersion extends KubeObject {
     keywords?: string[];
     installModes?: InstallMode[];
     customresourcedefinitions?: { owned?: OwnedCrd[]; required?: OwnedCrd[] };
+    webhookdefinitions?: WebhookDefinition[];
     install: {
       strategy: "deployment";
       spec: {
@@ -75,6 +80,28 @@ export interface ClusterServiceVersion extends KubeObject {
     };
   };
 }
+
+/** One webhook OLM installs for the CSV (it makes the certificates, the Service and the configuration). */
+export interface WebhookDefinition {
+  type: "ValidatingAdmissionWebhook" | "MutatingAdmissionWebhook" | "ConversionWebhook";
+  generateName: string;
+  deploymentName: string;
+  containerPort: number;
+  targetPort: number;
+  webhookPath: string;
+  admissionReviewVersions: string[];
+  sideEffects: string;
+  failurePolicy?: string;
+  timeoutSeconds?: number;
+  rules?: admissionregistrationv1.RuleWithOperations[];
+  objectSelector?: admissionregistrationv1.ValidatingWebhook["objectSelector"];
+  matchPolicy?: string;
+  reinvocationPolicy?: string;
+  conversionCRDs?: string[];
+}
+
+/** Where OLM mounts the serving certificate it makes for webhooks (controller-runtime's default folder). */
+export const olmWebhookCertDir = "/tmp/k8s-webhook-server/serving-certs";
 
 export const csvApiVersion = "operators.coreos.com/v1alpha1";
 /** The channel every generated bundle is published to (and its default channel). */
@@ -137,7 +164,7 @@ export function ownedCrds(op: OperatorDefinition): OwnedCrd[] {
 export function clusterServiceVersion(ctx: GenerateContext): ClusterServiceVersion {
   const { op, version } = ctx;
   const serviceAccountName = rbacNames(op.name).serviceAccount;
-  const deployment = deploymentObject(ctx);
+  const deployment = olmDeployment(ctx);
   if (!deployment.spec) throw new Error(`the Deployment of ${op.name} has no spec`);
   const installModes: InstallMode[] = (
     ["OwnNamespace", "SingleNamespace", "MultiNamespace", "AllNamespaces"] as const
@@ -164,16 +191,69 @@ export function clusterServiceVersion(ctx: GenerateContext): ClusterServiceVersi
       keywords: [op.name],
       installModes,
       customresourcedefinitions: { owned: ownedCrds(op) },
+      ...(hasWebhooks(op) ? { webhookdefinitions: webhookDefinitions(ctx, deployment.metadata?.name ?? op.name) } : {}),
       install: {
         strategy: "deployment",
         spec: {
-          clusterPermissions: [{ serviceAccountName, rules: rulesFor(op) }],
+          // OLM makes the webhook certificates and configurations itself: no rules for them here.
+          clusterPermissions: [{ serviceAccountName, rules: rulesFor(op, { webhooks: false }) }],
           permissions: [{ serviceAccountName, rules: leaderElectionRules.map((r) => structuredClone(r)) }],
           deployments: [{ name: deployment.metadata?.name ?? op.name, spec: deployment.spec }],
         },
       },
     },
   };
+}
+
+/** The Deployment, taking the webhook certificates OLM mounts instead of making its own. */
+function olmDeployment(ctx: GenerateContext): appsv1.Deployment {
+  const deployment = deploymentObject(ctx);
+  if (!hasWebhooks(ctx.op)) return deployment;
+  const container = deployment.spec?.template.spec?.containers[0];
+  if (container) container.env = [...(container.env ?? []), { name: env.webhookCertDir, value: olmWebhookCertDir }];
+  return deployment;
+}
+
+/** The CSV's webhook definitions: each admission webhook, and one conversion webhook for the converted CRDs. */
+function webhookDefinitions(ctx: GenerateContext, deploymentName: string): WebhookDefinition[] {
+  const common = { deploymentName, containerPort: 443, targetPort: webhookPort, admissionReviewVersions: ["v1"] };
+  const defs: WebhookDefinition[] = (ctx.op.webhooks ?? []).map((w) => {
+    const o = w.options;
+    const r = w.resource;
+    return {
+      ...common,
+      type: w.type === "validating" ? "ValidatingAdmissionWebhook" : "MutatingAdmissionWebhook",
+      generateName: w.name,
+      webhookPath: w.path,
+      sideEffects: o.sideEffects ?? "None",
+      failurePolicy: o.failurePolicy ?? "Fail",
+      timeoutSeconds: o.timeoutSeconds ?? 10,
+      matchPolicy: "Equivalent",
+      rules: [
+        {
+          apiGroups: [r.group],
+          apiVersions: [r.version],
+          resources: [r.plural, ...(o.subresources ?? []).map((x) => `${r.plural}/${x}`)],
+          operations: o.operations ?? ["CREATE", "UPDATE"],
+          scope: r.namespaced ? "Namespaced" : "Cluster",
+        },
+      ],
+      ...(o.objectSelector ? { objectSelector: o.objectSelector } : {}),
+      ...(w.type === "mutating" ? { reinvocationPolicy: "Never" } : {}),
+    };
+  });
+  const conversions = ctx.op.conversions ?? [];
+  if (conversions.length) {
+    defs.push({
+      ...common,
+      type: "ConversionWebhook",
+      generateName: `c${ctx.op.name}.${conversions[0]?.group ?? "converge.dev"}`,
+      webhookPath: conversionPath,
+      sideEffects: "None",
+      conversionCRDs: conversions.map((c) => c.crdName),
+    });
+  }
+  return defs;
 }
 
 /** The contents of `bundle/metadata/annotations.yaml`. */

@@ -9,6 +9,7 @@ import type * as corev1 from "../types/generated/core.v1.ts";
 import type * as rbacv1 from "../types/generated/rbac.v1.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { type GenerateContext, type Generator, yamlFile } from "./generator.ts";
+import { webhookClusterRules, webhookNamespaceRules } from "./webhook.ts";
 
 /**
  * The reconciled (`for`) kind: read and watched, and updated or patched to add and remove finalizers and the
@@ -121,7 +122,7 @@ function verbList(verbs: Iterable<string>): string[] {
  * create, update, patch and delete; for defined kinds no controller declares, get, list and watch; events.k8s.io
  * events create and patch; and the operator's `extraRules`. Merged by apiGroup and resource, sorted, deterministic.
  */
-export function rulesFor(op: OperatorDefinition): rbacv1.PolicyRule[] {
+export function rulesFor(op: OperatorDefinition, options: { webhooks?: boolean } = {}): rbacv1.PolicyRule[] {
   const set = new RuleSet();
   for (const make of op.controllers) {
     for (const { type, role } of make().watchedTypes) {
@@ -137,12 +138,23 @@ export function rulesFor(op: OperatorDefinition): rbacv1.PolicyRule[] {
   for (const d of op.definitions) set.addType(d, readVerbs);
   for (const rule of eventRules) set.addRule(rule);
   for (const rule of op.extraRules ?? []) set.addRule(rule);
+  if (options.webhooks ?? true) for (const rule of webhookClusterRules({ op })) set.addRule(rule);
   return set.rules();
 }
 
 /** Names of the RBAC objects of an operator. */
-export function rbacNames(name: string): { serviceAccount: string; clusterRole: string; leaderElectionRole: string } {
-  return { serviceAccount: name, clusterRole: `${name}-manager`, leaderElectionRole: `${name}-leader-election` };
+export function rbacNames(name: string): {
+  serviceAccount: string;
+  clusterRole: string;
+  leaderElectionRole: string;
+  webhookRole: string;
+} {
+  return {
+    serviceAccount: name,
+    clusterRole: `${name}-manager`,
+    leaderElectionRole: `${name}-leader-election`,
+    webhookRole: `${name}-webhook`,
+  };
 }
 
 /**
@@ -187,7 +199,22 @@ export function rbacObjects(ctx: GenerateContext): KubeObject[] {
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: names.leaderElectionRole },
     subjects: structuredClone(subjects),
   };
-  return [serviceAccount, clusterRole, clusterRoleBinding, role, roleBinding];
+  const webhookRules = webhookNamespaceRules(ctx);
+  const webhookRole: rbacv1.Role = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name: names.webhookRole, namespace, labels: { ...labels } },
+    rules: webhookRules,
+  };
+  const webhookRoleBinding: rbacv1.RoleBinding = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: names.webhookRole, namespace, labels: { ...labels } },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: names.webhookRole },
+    subjects: structuredClone(subjects),
+  };
+  const webhookRoles: KubeObject[] = webhookRules.length ? [webhookRole, webhookRoleBinding] : [];
+  return [serviceAccount, clusterRole, clusterRoleBinding, role, roleBinding, ...webhookRoles];
 }
 
 /** `config/rbac/rbac.yaml`: the ServiceAccount, ClusterRole, ClusterRoleBinding, Role and RoleBinding. */

@@ -76,7 +76,10 @@ export function webhookOptions(op: OperatorDefinition, setup: WebhookSetup): Non
     if (mode === "local") {
       await installWebhooks(client(), { ...common, endpoint: { url: `https://127.0.0.1:${server.port}` } });
     } else if (selfSigned) {
-      await injectCaBundle(client(), common);
+      await injectCaBundle(client(), {
+        ...common,
+        conversionEndpoint: { service: { name: names.service, namespace, port: 443 } },
+      });
     }
   };
   return {

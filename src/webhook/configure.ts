@@ -26,7 +26,7 @@ function clientConfig(endpoint: WebhookEndpoint, path: string, caBundle?: string
   const ca = caBundle ? { caBundle: Buffer.from(caBundle).toString("base64") } : {};
   if ("url" in endpoint) return { url: `${endpoint.url.replace(/\/$/, "")}${path}`, ...ca };
   const { name, namespace, port } = endpoint.service;
-  return { service: { name, namespace, path, ...(port && port !== 443 ? { port } : {}) }, ...ca };
+  return { service: { name, namespace, path, port: port ?? 443 }, ...ca };
 }
 
 function webhookEntry(w: AdmissionWebhook, endpoint: WebhookEndpoint, caBundle: string | undefined): ValidatingWebhook {
@@ -160,8 +160,10 @@ export async function installWebhooks(client: KubeClient, o: InstallWebhooksOpti
 }
 
 /**
- * Writes `caBundle` into configurations and CRDs installed by someone else (a Helm chart, an OLM bundle): each
- * webhook entry's and each conversion's `clientConfig.caBundle`, and nothing else. Missing objects are skipped.
+ * Writes `caBundle` into webhook configurations installed by someone else (a Helm chart, the raw manifests):
+ * each webhook entry's `clientConfig.caBundle`, and nothing else; missing configurations are skipped. Each
+ * converted CRD gets its whole conversion stanza, pointing at `conversionEndpoint` (CRDs in a Helm chart's
+ * `crds/` cannot be templated with the release namespace, so they are installed without one).
  */
 export async function injectCaBundle(
   client: KubeClient,
@@ -170,6 +172,7 @@ export async function injectCaBundle(
     webhooks: readonly AdmissionWebhook[];
     conversions: readonly Conversion[];
     caBundle: string;
+    conversionEndpoint?: WebhookEndpoint;
     fieldManager?: string;
   },
 ): Promise<void> {
@@ -191,13 +194,24 @@ export async function injectCaBundle(
   if (o.webhooks.some((w) => w.type === "mutating")) await patch(MutatingWebhookConfiguration, `${o.name}-mutating`);
   for (const c of o.conversions) {
     const crd = await client.get(CustomResourceDefinition, c.crdName).catch(() => undefined);
-    const webhook = crd?.spec.conversion?.webhook;
-    if (!webhook || webhook.clientConfig?.caBundle === caBundle) continue;
+    if (!crd) continue;
+    const wanted = o.conversionEndpoint
+      ? withConversionWebhook(crd, o.conversionEndpoint, o.caBundle).spec.conversion
+      : crd.spec.conversion?.webhook
+        ? {
+            ...crd.spec.conversion,
+            webhook: {
+              ...crd.spec.conversion.webhook,
+              clientConfig: { ...crd.spec.conversion.webhook.clientConfig, caBundle },
+            },
+          }
+        : undefined;
+    if (!wanted || JSON.stringify(wanted) === JSON.stringify(crd.spec.conversion)) continue;
     await client.patch(
       CustomResourceDefinition,
       c.crdName,
       "merge",
-      { spec: { conversion: { webhook: { clientConfig: { caBundle } } } } },
+      { spec: { conversion: wanted } },
       { fieldManager },
     );
   }
