@@ -38,7 +38,18 @@ const allowed: Record<string, readonly string[]> = {
     "cluster",
   ],
   // On top.
-  testing: ["cluster", "types", "definition", "client", "cache", "queue", "controller", "webhook", "manager", "operator"],
+  testing: [
+    "cluster",
+    "types",
+    "definition",
+    "client",
+    "cache",
+    "queue",
+    "controller",
+    "webhook",
+    "manager",
+    "operator",
+  ],
   cli: [
     "cluster",
     "types",

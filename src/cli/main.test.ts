@@ -12,6 +12,8 @@ test("every command has --help", async () => {
     [],
     ["cluster"],
     ...["up", "down", "status", "kubeconfig", "binaries"].map((c) => ["cluster", c]),
+    ...["init", "generate", "install", "uninstall", "run", "dev", "import"].map((c) => [c]),
+    ["create", "api"],
   ]) {
     const { stdout } = await run(...cmd, "--help");
     assert.match(stdout, new RegExp(`^Usage: converge${cmd.length ? ` ${cmd.join(" ")}` : ""} `), cmd.join(" "));

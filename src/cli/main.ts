@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { clusterCommand } from "./cluster.ts";
+import { importCommand } from "./import.ts";
 import { projectCommands } from "./project.ts";
 
 const program = new Command("converge")
@@ -11,6 +12,7 @@ const program = new Command("converge")
   .enablePositionalOptions()
   .addCommand(clusterCommand());
 for (const command of projectCommands()) program.addCommand(command);
+program.addCommand(importCommand());
 
 try {
   await program.parseAsync(process.argv);

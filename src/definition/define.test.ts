@@ -121,3 +121,57 @@ test("several versions, one stored", () => {
   const t: import("./define.ts").ObjectOfVersion<"Thing", typeof Thing.init.versions.v1> = { spec: { a: "x", b: 1 } };
   assert.equal(t.spec.b, 1);
 });
+
+test("top-level fields, an optional spec, nullable and int-or-string unions, value validations, exclusive bounds", () => {
+  const Component = defineResource({
+    group: "example.com",
+    kind: "Component",
+    versions: {
+      v1: {
+        description: "A component.",
+        fields: {
+          kind: Type.Optional(Type.String({ description: "The kind." })),
+          metadata: Type.Object({}),
+          scopes: Type.Optional(Type.Array(Type.String())),
+        },
+        spec: Type.Optional(
+          Type.Object(
+            {
+              port: Type.Union([Type.Integer(), Type.String()], { "x-kubernetes-int-or-string": true }),
+              nickname: Type.Optional(Type.Union([Type.String({ description: "or null" }), Type.Null()])),
+              ratio: Type.Optional(Type.Number({ exclusiveMaximum: 1, minimum: 0 })),
+              a: Type.Optional(Type.String()),
+              b: Type.Optional(Type.String()),
+            },
+            { oneOf: [{ required: ["a"] }, { required: ["b"] }] },
+          ),
+        ),
+      },
+    },
+  });
+  const schema = Component.crd().spec.versions[0]?.schema?.openAPIV3Schema;
+  assert.equal(schema?.description, "A component.");
+  assert.deepEqual(schema?.required, ["metadata"]); // the spec is optional
+  assert.deepEqual(schema?.properties?.kind, { type: "string", description: "The kind." });
+  assert.deepEqual(schema?.properties?.scopes, { type: "array", items: { type: "string" } });
+  const spec = schema?.properties?.spec;
+  assert.deepEqual(spec?.properties?.port, {
+    anyOf: [{ type: "integer" }, { type: "string" }],
+    "x-kubernetes-int-or-string": true,
+  });
+  assert.deepEqual(spec?.properties?.nickname, { type: "string", description: "or null", nullable: true });
+  assert.deepEqual(spec?.properties?.ratio, { type: "number", maximum: 1, exclusiveMaximum: true, minimum: 0 });
+  assert.deepEqual(spec?.oneOf, [{ required: ["a"] }, { required: ["b"] }]);
+
+  const valid = { metadata: {}, scopes: ["x"], spec: { port: "http", nickname: null, a: "a" } };
+  assert.deepEqual(Component.validate(valid), []);
+  assert.deepEqual(Component.validate({ metadata: {} }), []);
+  const fields = (obj: unknown) => [...new Set(Component.validate(obj).map((e) => e.field))];
+  assert.deepEqual(fields({ spec: valid.spec }), ["metadata"]);
+  assert.deepEqual(fields({ ...valid, scopes: [1] }), ["scopes[0]"]);
+  assert.deepEqual(fields({ ...valid, spec: { ...valid.spec, ratio: 1 } }), ["spec.ratio"]);
+  assert.deepEqual(fields({ ...valid, spec: { port: 1, a: "a", b: "b" } }), ["spec"]);
+  // The static type: spec optional, fields typed beside it, metadata still ObjectMeta.
+  const c: import("../types/resource.ts").ObjectOf<typeof Component> = { metadata: { name: "c" }, scopes: ["x"] };
+  assert.equal(c.spec?.port, undefined);
+});

@@ -1,4 +1,4 @@
-import type { Static, TSchema } from "typebox";
+import Type, { type Static, type TObject, type TOptional, type TProperties, type TSchema } from "typebox";
 import Value from "typebox/value";
 import type {
   CustomResourceColumnDefinition,
@@ -11,10 +11,25 @@ import type { ObjectMeta } from "../types/generated/meta.v1.ts";
 import { type ResourceType, resourceType } from "../types/resource.ts";
 import { SchemaError, toStructural } from "./schema.ts";
 
-/** One version of a custom resource: its spec and status schemas (TypeBox), columns and subresources. */
-export interface VersionDefinition<Spec extends TSchema = TSchema, Status extends TSchema = TSchema> {
+/**
+ * One version of a custom resource: its spec and status schemas (TypeBox), columns and subresources. The spec is
+ * required unless wrapped in `Type.Optional`.
+ */
+export interface VersionDefinition<
+  Spec extends TSchema = TSchema,
+  Status extends TSchema = TSchema,
+  Fields extends TProperties = TProperties,
+> {
   spec: Spec;
   status?: Status;
+  /**
+   * Top-level fields besides spec and status (Dapr's Component has `auth` and `scopes`), required unless wrapped in
+   * `Type.Optional`. `apiVersion`, `kind` and `metadata` may be given too, to document or constrain them (their
+   * types stay string and ObjectMeta).
+   */
+  fields?: Fields;
+  /** Description of the kind in this version (default: the definition's). */
+  description?: string;
   /** Served by the apiserver (default true). */
   served?: boolean;
   /** `kubectl get` columns. */
@@ -44,14 +59,18 @@ export interface ResourceDefinitionInit<V extends Record<string, VersionDefiniti
   storage?: S;
 }
 
+/** The fields every object has, whatever its schema says about them. */
+type StandardField = "apiVersion" | "kind" | "metadata" | "spec" | "status";
+
 /** The object type of one version of a definition. */
 export type ObjectOfVersion<K extends string, V extends VersionDefinition> = {
   apiVersion?: string;
   kind?: K;
   metadata?: ObjectMeta;
-  spec: Static<V["spec"]>;
-  status?: V["status"] extends TSchema ? Static<V["status"]> : never;
-};
+  // A version without status has none; `VersionDefinition` itself (any version) may have any.
+  status?: "status" extends keyof V ? (V["status"] extends TSchema ? Static<V["status"]> : unknown) : never;
+} & (V["spec"] extends TOptional<TSchema> ? { spec?: Static<V["spec"]> } : { spec: Static<V["spec"]> }) &
+  (V["fields"] extends TProperties ? Omit<Static<TObject<V["fields"]>>, StandardField> : unknown);
 
 /** A field error from client-side validation, with the path kubectl would show (`spec.replicas`). */
 export interface FieldError {
@@ -123,17 +142,25 @@ export function defineResource<
   const schemaOf = (name: string): JSONSchemaProps => {
     const v = init.versions[name] as VersionDefinition;
     const vWhere = `${where} ${name}`;
+    const fields = v.fields ?? {};
+    const description = v.description ?? init.description;
+    // The standard fields first, then the others in their order; each required unless optional.
+    const schemas: Record<string, TSchema> = {
+      apiVersion: fields.apiVersion ?? Type.Optional(Type.String()),
+      kind: fields.kind ?? Type.Optional(Type.String()),
+      metadata: fields.metadata ?? Type.Optional(Type.Object({})),
+      spec: v.spec,
+      ...(v.status ? { status: Type.Optional(v.status) } : {}),
+    };
+    for (const [field, schema] of Object.entries(fields)) schemas[field] ??= schema;
+    const required = Object.keys(schemas).filter((field) => !Type.IsOptional(schemas[field]));
     return {
       type: "object",
-      ...(init.description ? { description: init.description } : {}),
-      properties: {
-        apiVersion: { type: "string" },
-        kind: { type: "string" },
-        metadata: { type: "object" },
-        spec: toStructural(v.spec, vWhere, "spec"),
-        ...(v.status ? { status: toStructural(v.status, vWhere, "status") } : {}),
-      },
-      required: ["spec"],
+      ...(description ? { description } : {}),
+      properties: Object.fromEntries(
+        Object.entries(schemas).map(([field, schema]) => [field, toStructural(schema, vWhere, field)]),
+      ),
+      ...(required.length ? { required } : {}),
       ...(v.validations?.length ? { "x-kubernetes-validations": v.validations } : {}),
     };
   };
@@ -176,15 +203,21 @@ export function defineResource<
   const validate = (obj: unknown, version: string = storage): FieldError[] => {
     const v = init.versions[version] as VersionDefinition | undefined;
     if (!v) return [{ field: "apiVersion", message: `unknown version ${version}` }];
-    const o = (obj ?? {}) as { spec?: unknown; status?: unknown };
+    const o = (obj ?? {}) as Record<string, unknown>;
+    const checked: Record<string, TSchema> = {
+      ...v.fields,
+      spec: v.spec,
+      ...(v.status ? { status: Type.Optional(v.status) } : {}),
+    };
     const errors: FieldError[] = [];
-    if (o.spec === undefined) errors.push({ field: "spec", message: "Required value" });
-    else
-      for (const e of Value.Errors(v.spec, o.spec))
-        errors.push({ field: fieldPath(`/spec${e.instancePath}`), message: e.message });
-    if (v.status && o.status !== undefined) {
-      for (const e of Value.Errors(v.status, o.status))
-        errors.push({ field: fieldPath(`/status${e.instancePath}`), message: e.message });
+    for (const [field, schema] of Object.entries(checked)) {
+      const value = o[field];
+      if (value === undefined) {
+        if (!Type.IsOptional(schema)) errors.push({ field, message: "Required value" });
+        continue;
+      }
+      for (const e of Value.Errors(schema, value))
+        errors.push({ field: fieldPath(`/${field}${e.instancePath}`), message: e.message });
     }
     return errors;
   };

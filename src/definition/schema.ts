@@ -81,6 +81,7 @@ const allowedKeys = new Set([
   "additionalProperties",
   "nullable",
   "example",
+  "externalDocs",
   "x-kubernetes-preserve-unknown-fields",
   "x-kubernetes-embedded-resource",
   "x-kubernetes-int-or-string",
@@ -101,26 +102,44 @@ export function toStructural(schema: unknown, where: string, path = ""): JSONSch
   const s = schema as Record<string, unknown>;
   const out: Record<string, unknown> = {};
 
-  // Unions: only of literals of one type, which the apiserver expresses as an enum.
+  // Unions: of literals of one type, which the apiserver expresses as an enum; with null, which makes the field
+  // nullable; or integer-or-string, kept as the `anyOf` an int-or-string field may carry.
   const union = (s.anyOf ?? s.oneOf) as Array<Record<string, unknown>> | undefined;
-  if (union) {
-    const consts = union.map((u) => u.const);
-    const types = new Set(union.map((u) => u.type ?? typeof u.const));
-    if (consts.some((c) => c === undefined) || types.size !== 1) {
-      throw new SchemaError(
-        `${where}: ${at}: a union of different shapes is not a structural schema; use one object with optional fields, or a union of literals`,
-      );
+  const typed = s.type !== undefined || s["x-kubernetes-int-or-string"] === true;
+  if (union && !typed) {
+    const members = union.filter((u) => u.type !== "null");
+    if (members.length < union.length) out.nullable = true;
+    if (members.length === 0)
+      throw new SchemaError(`${where}: ${at}: null is not a type in a CRD schema; use nullable`);
+    if (members.length === 1 && members[0]?.const === undefined)
+      Object.assign(out, toStructural(members[0], where, path));
+    else {
+      const consts = members.map((u) => u.const);
+      const types = new Set(members.map((u) => u.type ?? typeof u.const));
+      if (consts.some((c) => c === undefined) || types.size !== 1) {
+        throw new SchemaError(
+          `${where}: ${at}: a union of different shapes is not a structural schema; use one object with optional fields, or a union of literals`,
+        );
+      }
+      out.type =
+        [...types][0] === "number"
+          ? members.every((u) => Number.isInteger(u.const))
+            ? "integer"
+            : "number"
+          : [...types][0];
+      out.enum = consts;
     }
-    out.type =
-      [...types][0] === "number"
-        ? union.every((u) => Number.isInteger(u.const))
-          ? "integer"
-          : "number"
-        : [...types][0];
-    out.enum = consts;
   }
   for (const [key, value] of Object.entries(s)) {
-    if (key === "anyOf" || key === "oneOf" || key === "$id" || key === "$schema" || key === "static") continue;
+    if (key === "anyOf" || key === "oneOf" || key === "allOf" || key === "not") {
+      // On a typed field these are value validations (e.g. "one of these fields is required"), kept as they are.
+      if (typed) out[key] = structuredClone(value);
+      else if (key === "allOf" || key === "not") {
+        throw new SchemaError(`${where}: ${at}: "${key}" cannot be expressed in a structural CRD schema`);
+      }
+      continue;
+    }
+    if (key === "$id" || key === "$schema" || key === "static") continue;
     if (key === "const") {
       out.enum = [value];
       continue;
@@ -132,6 +151,7 @@ export function toStructural(schema: unknown, where: string, path = ""): JSONSch
       continue;
     }
     if (key === "properties") {
+      if (Object.keys(value as object).length === 0) continue; // `Type.Object({})`: an object with no known fields
       out.properties = Object.fromEntries(
         Object.entries(value as Record<string, unknown>).map(([name, sub]) => [
           name,
@@ -150,12 +170,27 @@ export function toStructural(schema: unknown, where: string, path = ""): JSONSch
       out.additionalProperties = typeof value === "object" ? toStructural(value, where, `${path}[*]`) : value;
       continue;
     }
-    if (key === "allOf" || key === "not" || key === "$ref" || key === "if" || key === "then" || key === "else") {
+    if (key === "$ref" || key === "if" || key === "then" || key === "else") {
       throw new SchemaError(`${where}: ${at}: "${key}" cannot be expressed in a structural CRD schema`);
     }
     if (key === "required" && Array.isArray(value) && value.length === 0) continue;
     if (!allowedKeys.has(key)) continue; // TypeBox bookkeeping and JSON Schema keywords Kubernetes ignores
     out[key] = value;
+  }
+  // JSON Schema's numeric exclusive bounds are OpenAPI v3.0's boolean flag beside the bound.
+  for (const [exclusive, bound] of [
+    ["exclusiveMaximum", "maximum"],
+    ["exclusiveMinimum", "minimum"],
+  ] as const) {
+    const value = out[exclusive];
+    if (typeof value !== "number") continue;
+    const other = out[bound];
+    const inclusiveIsStricter = typeof other === "number" && (bound === "maximum" ? other < value : other > value);
+    if (inclusiveIsStricter) delete out[exclusive];
+    else {
+      out[bound] = value;
+      out[exclusive] = true;
+    }
   }
   const typeless =
     out["x-kubernetes-int-or-string"] === true ||

@@ -18,6 +18,18 @@ export {
   type Generator,
   yamlFile,
 } from "./generator.ts";
+export {
+  type CrdDocuments,
+  checkCrd,
+  crdsFromYaml,
+  ImportError,
+  type ImportedModule,
+  type ImportOptions,
+  importCrd,
+  importCrds,
+  importHeader,
+  type LocatedCrd,
+} from "./import.ts";
 export { olmBundleFiles, olmGenerator, validateBundle } from "./olm.ts";
 export { rbacGenerator, rbacObjects, rulesFor } from "./rbac.ts";
 export {

@@ -9,7 +9,7 @@ export type PatchOperation =
   | { op: "remove"; path: string }
   | { op: "replace"; path: string; value: unknown };
 
-const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+const escapeKey = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Operations that turn `from` into `to`; empty when they are equal. */
@@ -18,12 +18,12 @@ export function jsonPatch(from: unknown, to: unknown, path = ""): PatchOperation
     const ops: PatchOperation[] = [];
     for (const key of Object.keys(from)) {
       if (!(key in to) || to[key] === undefined) {
-        if (from[key] !== undefined) ops.push({ op: "remove", path: `${path}/${escape(key)}` });
+        if (from[key] !== undefined) ops.push({ op: "remove", path: `${path}/${escapeKey(key)}` });
       }
     }
     for (const [key, value] of Object.entries(to)) {
       if (value === undefined) continue;
-      const p = `${path}/${escape(key)}`;
+      const p = `${path}/${escapeKey(key)}`;
       if (!(key in from) || from[key] === undefined) ops.push({ op: "add", path: p, value });
       else ops.push(...jsonPatch(from[key], value, p));
     }

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { promisify } from "node:util";
 import { Client, ForbiddenError, isNotFound } from "../../src/client/index.ts";
 import { ensureBinaries } from "../../src/cluster/binaries.ts";
 import { defineResource, Type } from "../../src/definition/index.ts";
