@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Registry } from "prom-client";
 import type { Cache } from "../cache/cache.ts";
 import type { EventHandler, Informer } from "../cache/informer.ts";
 import { keyOf } from "../cache/store.ts";
@@ -10,6 +11,7 @@ import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { type ChildrenOptions, type ChildSpec, childLabel, parentOf, reconcileChildren } from "./children.ts";
 import { EventRecorder } from "./events.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { detachedRegistry } from "./metrics.ts";
 import { controllerOf, groupOf } from "./owners.ts";
 import type { Predicate } from "./predicates.ts";
 import { parseKey, type ReconcileContext, type Reconciler, TerminalError } from "./reconcile.ts";
@@ -32,6 +34,8 @@ interface Source {
   map: (obj: KubeObject) => string[];
   predicates: Predicate[];
   metadataOnly: boolean;
+  /** `owns`: children it writes; `watches`: other kinds it only reads (RBAC generation tells them apart). */
+  role: "owns" | "watches";
 }
 
 /** What the manager hands a controller when it is added. */
@@ -45,6 +49,8 @@ export interface ControllerDeps {
   observer?: QueueObserver;
   /** Called when a reconcile throws a programming error (TypeError, ReferenceError, RangeError): a "panic". */
   onPanic?: () => void;
+  /** Where the controller's own metrics go (the manager's `/metrics`). */
+  metrics?: Registry;
 }
 
 /**
@@ -87,6 +93,7 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
       type,
       predicates: (opts.predicates ?? []) as Predicate[],
       metadataOnly: opts.metadataOnly ?? false,
+      role: "owns",
       map: (obj) => {
         const ref = controllerOf(obj);
         if (!ref || ref.kind !== kind || groupOf(ref.apiVersion) !== group) return [];
@@ -108,6 +115,7 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
       type,
       predicates: (opts.predicates ?? []) as Predicate[],
       metadataOnly: opts.metadataOnly ?? false,
+      role: "watches",
       map: (obj) =>
         map(obj as W).map((k) => (typeof k === "string" ? k : k.namespace ? `${k.namespace}/${k.name}` : k.name)),
     });
@@ -198,11 +206,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   }
 
   /** The kinds this controller reads, with what it does to them (for RBAC generation and docs). */
-  get watchedTypes(): Array<{ type: ResourceType; role: "for" | "owns-or-watches" }> {
-    return [
-      { type: this.forType, role: "for" },
-      ...this.sources.map((s) => ({ type: s.type, role: "owns-or-watches" as const })),
-    ];
+  get watchedTypes(): Array<{ type: ResourceType; role: "for" | "owns" | "watches" }> {
+    return [{ type: this.forType, role: "for" }, ...this.sources.map((s) => ({ type: s.type, role: s.role }))];
   }
 
   /** Creates the queue and registers the informers and event handlers. */
@@ -353,6 +358,7 @@ export class Controller<T extends KubeObject = KubeObject> {
       cache,
       log,
       events: deps.events,
+      metrics: deps.metrics ?? detachedRegistry,
       signal,
       reconcileId,
     };

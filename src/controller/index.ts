@@ -39,6 +39,7 @@ export {
   type UpdateHandler,
 } from "./handlers.ts";
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from "./logger.ts";
+export { detachedRegistry, metricCounter, metricGauge } from "./metrics.ts";
 export { controllerOf, groupOf, type OwnerRef, setControllerReference, setOwnerReference } from "./owners.ts";
 export {
   allOf,

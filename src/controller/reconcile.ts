@@ -1,3 +1,4 @@
+import type { Registry } from "prom-client";
 import type { Cache } from "../cache/cache.ts";
 import type { KubeClient } from "../client/api.ts";
 import type { KubeObject } from "../types/resource.ts";
@@ -22,6 +23,8 @@ export interface ReconcileContext<T extends KubeObject> {
   /** Carries `controller`, `namespace`, `name` and `reconcileID`. */
   log: Logger;
   events: EventRecorder;
+  /** The manager's metrics registry, for the controller's own metrics (`metricCounter(ctx.metrics, ...)`). */
+  metrics: Registry;
   /** Aborted when the reconcile times out or the manager shuts down. */
   signal: AbortSignal;
   reconcileId: string;

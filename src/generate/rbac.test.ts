@@ -54,7 +54,7 @@ test("a controller's for() kind, owned kinds and events make the rules", () => {
   ]);
 });
 
-test("no status rule without a status subresource; watched kinds count as children; defined-only kinds are read", () => {
+test("no status rule without a status subresource; watched kinds and defined-only kinds are only read", () => {
   const gadgets = () =>
     controller("gadget")
       .for(Gadget)
@@ -62,7 +62,7 @@ test("no status rule without a status subresource; watched kinds count as childr
       .reconcile(async () => undefined);
   const rules = rulesFor(operator({ definitions: [Gadget, Catalog], controllers: [gadgets] }));
   assert.deepEqual(rules, [
-    { apiGroups: ["apps"], resources: ["deployments"], verbs: all },
+    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["get", "list", "watch"] },
     { apiGroups: ["catalog.example.com"], resources: ["catalogs"], verbs: ["get", "list", "watch"] },
     events,
     { apiGroups: ["shop.example.com"], resources: ["gadgets"], verbs: ["get", "list", "patch", "update", "watch"] },

@@ -130,8 +130,10 @@ export function rulesFor(op: OperatorDefinition, options: { webhooks?: boolean }
         set.addType(type, primaryVerbs);
         if (type.subresources.status) set.add(type.group, `${type.plural}/status`, statusVerbs);
         set.add(type.group, `${type.plural}/finalizers`, finalizerVerbs);
-      } else {
+      } else if (role === "owns") {
         set.addType(type, childVerbs);
+      } else {
+        set.addType(type, readVerbs);
       }
     }
   }

@@ -143,6 +143,7 @@ export class Manager {
           : undefined;
       }),
       onPanic: () => this.metrics.panicked(c.name),
+      metrics: this.metrics.registry,
     });
     this.controllers.push(c);
     return this;
