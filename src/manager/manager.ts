@@ -8,6 +8,7 @@ import type { LoadOptions } from "../client/config.ts";
 import type { Controller } from "../controller/controller.ts";
 import { EventRecorder } from "../controller/events.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../controller/logger.ts";
+import type { QueueObserver, ReconcileResultLabel } from "../queue/observer.ts";
 import type { KubeObject } from "../types/resource.ts";
 import type { AdmissionWebhook } from "../webhook/admission.ts";
 import type { Conversion } from "../webhook/conversion.ts";
@@ -51,6 +52,15 @@ export interface ManagerOptions {
   log?: Logger | LoggerOptions;
 }
 
+/** One finished reconcile, as `Manager.onReconcile` reports it. */
+export interface ReconcileEvent {
+  controller: string;
+  /** `namespace/name` or `name`. */
+  key: string;
+  result: ReconcileResultLabel;
+  seconds: number;
+}
+
 /** The manager lost its lease; it has stopped reconciling. Exit, and let the replica restart as a standby. */
 export class LeadershipLostError extends Error {}
 
@@ -71,6 +81,7 @@ export class Manager {
   private readonly ownsClient: boolean;
   private readonly controllers: Controller<KubeObject>[] = [];
   private readonly healthChecks = new Map<string, Check>();
+  private readonly reconcileListeners = new Set<(event: ReconcileEvent) => void>();
   private readonly readyChecks = new Map<string, Check>();
   private readonly servers: Server[] = [];
   private elector: LeaderElector | undefined;
@@ -136,12 +147,15 @@ export class Manager {
       log: this.log.child({ controller: c.name }),
       events: this.events,
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
-      observer: this.metrics.queueObserver(c.name, c.options.maxConcurrentReconciles ?? 1, () => {
-        const q = c.workQueue;
-        return q
-          ? { unfinished: () => q.unfinishedWorkSeconds(), longest: () => q.longestRunningProcessorSeconds() }
-          : undefined;
-      }),
+      observer: this.observed(
+        c.name,
+        this.metrics.queueObserver(c.name, c.options.maxConcurrentReconciles ?? 1, () => {
+          const q = c.workQueue;
+          return q
+            ? { unfinished: () => q.unfinishedWorkSeconds(), longest: () => q.longestRunningProcessorSeconds() }
+            : undefined;
+        }),
+      ),
       onPanic: () => this.metrics.panicked(c.name),
       metrics: this.metrics.registry,
     });
@@ -165,6 +179,25 @@ export class Manager {
     if (!this.webhookServer) throw new Error(`manager ${this.name}: webhooks need the "webhook" option`);
     if (this.state !== "new") throw new Error("add webhooks before start()");
     return this.webhookServer;
+  }
+
+  /**
+   * Calls `listener` after every reconcile of every controller, with its result (controller-runtime's result
+   * labels): for dashboards and demos. Returns a function that removes the listener.
+   */
+  onReconcile(listener: (event: ReconcileEvent) => void): () => void {
+    this.reconcileListeners.add(listener);
+    return () => this.reconcileListeners.delete(listener);
+  }
+
+  private observed(controller: string, observer: QueueObserver): QueueObserver {
+    return {
+      ...observer,
+      finished: (key, result, seconds, detail) => {
+        observer.finished?.(key, result, seconds, detail);
+        for (const l of this.reconcileListeners) l({ controller, key, result, seconds });
+      },
+    };
   }
 
   addHealthCheck(name: string, check: Check): this {
