@@ -15,14 +15,17 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments, stringify } from "yaml";
 import { HelloWorld } from "../../examples/hello-world/src/api.ts";
 import helloWorldOperator from "../../examples/hello-world/src/operator.ts";
+import { Memcached } from "../../examples/memcached/src/api.ts";
+import memcachedOperator from "../../examples/memcached/src/operator.ts";
 import { Client, ForbiddenError, type KubeClient } from "../../src/client/index.ts";
 import { createLogger } from "../../src/controller/index.ts";
 import { contextFor } from "../../src/generate/generator.ts";
 import { rbacGenerator, rulesFor } from "../../src/generate/rbac.ts";
 import { Manager } from "../../src/manager/index.ts";
-import { installCrds, type OperatorDefinition } from "../../src/operator/index.ts";
+import { createOperatorManager, installCrds, type OperatorDefinition } from "../../src/operator/index.ts";
 import { eventually, testPlane } from "../../src/testing/index.ts";
 import {
+  admissionregistrationv1,
   type authenticationv1,
   coordinationv1,
   corev1,
@@ -292,6 +295,119 @@ test("HelloWorld runs under its Helm chart's RBAC as its ServiceAccount, and is 
   const released = await admin.get(coordinationv1.Lease, { namespace, name: `${op.name}-leader` });
   assert.equal(released.spec?.holderIdentity ?? "", "");
   // Nothing the operator did was denied (a denied event write or reconcile would be logged).
+  const denied = logged.filter((l) => /forbidden: User .* cannot /.test(l));
+  assert.deepEqual(denied, [], "no request of the operator was denied");
+});
+
+test("Memcached, with its webhook, runs under its chart's RBAC in cluster mode: Secret, CA bundle, reconciles", async (t) => {
+  const namespace = await plane.namespace(t);
+  // The operator's own name: its RBAC names its webhook configuration and Secret by it.
+  const op: OperatorDefinition = { ...memcachedOperator, namespace };
+  const release = `${op.name}-${randomBytes(3).toString("hex")}`;
+  const home = await mkdtemp(join(tmpdir(), "converge-rbac-helm-"));
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const chart = fileURLToPath(new URL("../../examples/memcached/charts/memcached-operator", import.meta.url));
+  const rendered = await runHelm(
+    [
+      "template",
+      release,
+      chart,
+      "--namespace",
+      namespace,
+      ...["serviceaccount", "rbac", "webhook"].flatMap((f) => ["--show-only", `templates/${f}.yaml`]),
+    ],
+    { home, kubeconfig: plane.kubeconfig },
+  );
+  assert.equal(rendered.code, 0, rendered.stderr);
+  const objects = parseAllDocuments(rendered.stdout)
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o !== null);
+  const types: Record<string, ResourceType> = {
+    ...typeOfKind,
+    Service: corev1.Service,
+    ValidatingWebhookConfiguration: admissionregistrationv1.ValidatingWebhookConfiguration,
+  };
+  t.after(async () => {
+    for (const o of objects) {
+      const type = types[o.kind ?? ""] as ResourceType;
+      if (!type.namespaced) await admin.delete(type, o.metadata?.name ?? "").catch(() => undefined);
+    }
+  });
+  for (const o of objects) {
+    if (o.kind === "ValidatingWebhookConfiguration") {
+      // No pod network here: the apiserver cannot call the Service, so this test's namespace only, failing open.
+      for (const w of (o as admissionregistrationv1.ValidatingWebhookConfiguration).webhooks ?? []) {
+        w.namespaceSelector = { matchLabels: { "kubernetes.io/metadata.name": namespace } };
+        w.failurePolicy = "Ignore";
+      }
+    }
+    await admin.apply(types[o.kind ?? ""] as ResourceType, o, { force: true });
+  }
+  await installCrds(admin, op);
+
+  const request = (await admin.transport.json<authenticationv1.TokenRequest>({
+    method: "POST",
+    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${release}/token`,
+    body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+  })) as authenticationv1.TokenRequest;
+  const dir = await mkdtemp(join(tmpdir(), "converge-rbac-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const kubeconfig = join(dir, "operator.kubeconfig");
+  await writeFile(kubeconfig, tokenKubeconfig(request.status?.token ?? ""));
+  const client = await Client.connect({ kubeconfig, fieldManager: op.name });
+  const logged: string[] = [];
+  const log = createLogger({
+    level: "warn",
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged.push(chunk.toString());
+        done();
+      },
+    }),
+  });
+  // As the generated Deployment runs it: cluster mode, leader election, the pod's namespace.
+  const manager = await createOperatorManager(
+    op,
+    {
+      client,
+      namespace,
+      log,
+      leaderElection: { namespace },
+      handleSignals: false,
+      webhookMode: "cluster",
+      shutdownTimeoutMs: 10_000,
+    },
+    { CONVERGE_WEBHOOK_ADDRESS: "127.0.0.1:0", POD_NAMESPACE: namespace },
+  );
+  const running = manager.start({ handleSignals: false });
+  t.after(async () => {
+    await manager.stop();
+    await running;
+    await client.close();
+  });
+  await within(30_000, "leadership", () =>
+    Promise.race([manager.whenLeading(), running.then(() => assert.fail("the manager stopped"))]),
+  );
+  const secret = await eventually("the certificate Secret", () =>
+    admin.get(corev1.Secret, { namespace, name: `${op.name}-webhook-certs` }).catch(() => undefined),
+  );
+  await eventually("the CA bundle in the chart's configuration", async () => {
+    const vwc = await admin.get(admissionregistrationv1.ValidatingWebhookConfiguration, `${op.name}-validating`);
+    return vwc.webhooks?.every((w) => w.clientConfig.caBundle === secret.data?.["ca.crt"]) ? vwc : undefined;
+  });
+  await admin.create(Memcached, { metadata: { name: "mc", namespace }, spec: { size: 2, version: "1.6.9" } });
+  await eventually("the Memcached's pods in its status", async () => {
+    const m = await admin.get(Memcached, { namespace, name: "mc" });
+    return m.status?.nodes?.length === 2 ? m : undefined;
+  });
+  await forbidden("read Secrets other than its own", client.get(corev1.Secret, { namespace, name: "other" }));
+  await forbidden("delete a Pod", client.delete(corev1.Pod, { namespace, name: "any" }));
+  await forbidden(
+    "patch another webhook configuration",
+    client.patch(admissionregistrationv1.ValidatingWebhookConfiguration, "other", "merge", {
+      metadata: { labels: { a: "b" } },
+    }),
+  );
   const denied = logged.filter((l) => /forbidden: User .* cannot /.test(l));
   assert.deepEqual(denied, [], "no request of the operator was denied");
 });
