@@ -274,6 +274,15 @@ export class Controller<T extends KubeObject = KubeObject> {
     const existing = this.childWatches.get(id);
     if (existing) return existing.synced;
     const { deps, queue } = this.requireSetup();
+    if (
+      !this.sources.some((s) => s.role === "owns" && s.type.apiVersion === type.apiVersion && s.type.kind === type.kind)
+    ) {
+      // RBAC generation sees declared kinds only: this child would be forbidden under the generated roles.
+      deps.log.warn(
+        { kind: type.kind, apiVersion: type.apiVersion },
+        `child kind not declared: add .owns(${type.kind}) to controller "${this.name}" so that its RBAC covers it`,
+      );
+    }
     const informer = deps.cache.informer(type, deps.namespace ? { namespace: deps.namespace } : {});
     const enqueue = (obj: KubeObject) => {
       const key = parentOf(obj, this.name);
