@@ -199,8 +199,13 @@ export class Cache {
   }
 
   /** Records a write of this process so that reads return it until the informer has caught up. */
-  private remember(type: ResourceType, key: ObjectKey, object: KubeObject | undefined): void {
+  private remember(type: ResourceType, key: ObjectKey, written: KubeObject | undefined): void {
     const ttl = this.options.overlayTtlMs ?? 30_000;
+    // A write that leaves a deleting object without finalizers (and without a grace period) deleted it. The
+    // apiserver still answers with the object, at the resourceVersion the informer already holds, so it must
+    // be remembered as a deletion, or the informer's stale copy would be read until the watch catches up.
+    const m = written?.metadata;
+    const object = m?.deletionTimestamp && !m.finalizers?.length && !m.deletionGracePeriodSeconds ? undefined : written;
     for (const s of this.shared.values()) {
       const i = s.informer;
       if (i.type.apiVersion !== type.apiVersion || i.type.kind !== type.kind || !s.covers(object, key)) continue;
