@@ -5,6 +5,7 @@
 import { makeChartGenerator } from "./chart.ts";
 import { makeDeployGenerator } from "./deploy.ts";
 import { crdGenerator, type Generator } from "./generator.ts";
+import { monitoringGenerator } from "./monitoring.ts";
 import { olmGenerator } from "./olm.ts";
 import { rbacGenerator, rbacObjects } from "./rbac.ts";
 
@@ -50,4 +51,5 @@ export const generators: readonly Generator[] = [
   makeDeployGenerator(rbacObjects),
   makeChartGenerator(rbacObjects),
   olmGenerator,
+  monitoringGenerator,
 ];

@@ -38,6 +38,15 @@ export interface OperatorDefinition {
   image?: string;
   /** Namespace the operator is deployed to (default `<name>-system`). */
   namespace?: string;
+  /**
+   * Monitoring that `converge generate` adds: `serviceMonitor`, a Prometheus Operator ServiceMonitor for the metrics
+   * Service (`config/prometheus/monitor.yaml`, and in the chart where the cluster serves monitoring.coreos.com/v1);
+   * `dashboard`, a Grafana dashboard of the controller metrics (`config/grafana/dashboard.json`).
+   */
+  monitoring?: {
+    serviceMonitor?: boolean;
+    dashboard?: boolean;
+  };
 }
 
 /** Checks an operator definition and returns it, typed. */
