@@ -16,6 +16,7 @@ interface ImportCommandOptions {
   fromCluster?: boolean;
   kubeconfig?: string;
   context?: string;
+  from: string;
 }
 
 /** A path for messages: relative to the working directory when it is inside it. */
@@ -89,6 +90,7 @@ export function importCommand(): Command {
     .option("-o, --out <dir>", "output folder, relative to the project folder", join("src", "imported"))
     .option("--kubeconfig <path>", "with --from-cluster: kubeconfig file (default: KUBECONFIG, else ~/.kube/config)")
     .option("--context <name>", "with --from-cluster: kubeconfig context (default: the current one)")
+    .option("--from <module>", "the module the generated code imports defineResource and Type from", "converge")
     .showHelpAfterError()
     .action(async (sources: string[], opts: ImportCommandOptions) => {
       const crds = opts.fromCluster ? await fromCluster(sources, opts) : await fromFiles(sources);
@@ -98,7 +100,7 @@ export function importCommand(): Command {
       for (const { crd, source } of crds) {
         let module: ReturnType<typeof importCrd>;
         try {
-          module = importCrd(crd);
+          module = importCrd(crd, { from: opts.from });
         } catch (err) {
           throw err instanceof Error ? new ImportError(`${source}: ${err.message}`) : err;
         }

@@ -31,6 +31,14 @@ export {
   importHeader,
   type LocatedCrd,
 } from "./import.ts";
+export {
+  dashboard,
+  type GrafanaDashboard,
+  monitoringFiles,
+  monitoringGenerator,
+  serviceMonitorObject,
+  serviceMonitorTemplate,
+} from "./monitoring.ts";
 export { olmBundleFiles, olmGenerator, validateBundle } from "./olm.ts";
 export { rbacGenerator, rbacObjects, rulesFor } from "./rbac.ts";
 export {
@@ -43,6 +51,7 @@ export {
   renderFiles,
   runGenerate,
 } from "./run.ts";
+export { webhookClusterRules, webhookConfigurationObjects, webhookNamespaceRules } from "./webhook.ts";
 
 /** Every generator `converge generate` runs, in this order; a new generator is one more entry. */
 export const generators: readonly Generator[] = [
