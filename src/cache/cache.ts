@@ -92,7 +92,7 @@ export class Cache {
     this.client = client;
     this.options = options;
     if (options.readYourWrites !== false) {
-      this.unsubscribe = client.onWrite((type, write) => this.remember(type, write.key, write.object));
+      this.unsubscribe = client.onWrite((type, write) => this.remember(type, write.key, write.object, write.verb));
     }
   }
 
@@ -199,13 +199,18 @@ export class Cache {
   }
 
   /** Records a write of this process so that reads return it until the informer has caught up. */
-  private remember(type: ResourceType, key: ObjectKey, written: KubeObject | undefined): void {
+  private remember(type: ResourceType, key: ObjectKey, written: KubeObject | undefined, verb?: string): void {
     const ttl = this.options.overlayTtlMs ?? 30_000;
-    // A write that leaves a deleting object without finalizers (and without a grace period) deleted it. The
-    // apiserver still answers with the object, at the resourceVersion the informer already holds, so it must
-    // be remembered as a deletion, or the informer's stale copy would be read until the watch catches up.
+    // A write that leaves a deleting object without finalizers (and without a grace period) deleted it; so did a
+    // delete answered with an object that is not marked for deletion (what the apiserver returns for an object
+    // removed at once, e.g. a Service). The apiserver still answers with the object, at the resourceVersion the
+    // informer already holds, so it must be remembered as a deletion, or the informer's stale copy would be read
+    // until the watch catches up.
     const m = written?.metadata;
-    const object = m?.deletionTimestamp && !m.finalizers?.length && !m.deletionGracePeriodSeconds ? undefined : written;
+    const gone =
+      (verb === "delete" && !m?.deletionTimestamp) ||
+      (m?.deletionTimestamp && !m.finalizers?.length && !m.deletionGracePeriodSeconds);
+    const object = gone ? undefined : written;
     for (const s of this.shared.values()) {
       const i = s.informer;
       if (i.type.apiVersion !== type.apiVersion || i.type.kind !== type.kind || !s.covers(object, key)) continue;
@@ -215,6 +220,9 @@ export class Cache {
       // The watch event can arrive before the write's own response; then there is nothing to bridge.
       if (object && notOlder(current?.metadata?.resourceVersion, rv)) continue;
       if (!object && !current) continue;
+      // A deleting object the informer no longer holds was removed before this write's response was read (a
+      // foreground deletion with no dependents ends at once): remembering it would bring it back until the TTL.
+      if (object?.metadata?.deletionTimestamp && !current && !s.overlay.has(id)) continue;
       const stored = object ? (i.options.metadataOnly ? metadataOnly(object) : stripManagedFields(object)) : undefined;
       s.overlay.set(id, {
         object: stored,

@@ -310,7 +310,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   /** Child kinds this controller may have made: declared with owns() or applied as children. */
   childTypes(): ResourceType[] {
     const types = new Map<string, ResourceType>();
-    for (const s of this.sources) types.set(`${s.type.apiVersion}/${s.type.kind}`, s.type);
+    // Kinds it only reads (watches) are never its children.
+    for (const s of this.sources) if (s.role === "owns") types.set(`${s.type.apiVersion}/${s.type.kind}`, s.type);
     for (const [id, w] of this.childWatches) types.set(id, w.type);
     return [...types.values()];
   }
