@@ -4,6 +4,7 @@ import type { Cache } from "../cache/cache.ts";
 import type { EventHandler, Informer } from "../cache/informer.ts";
 import { keyOf } from "../cache/store.ts";
 import type { KubeClient, ObjectKey } from "../client/api.ts";
+import { ConflictError } from "../client/errors.ts";
 import type { QueueObserver } from "../queue/observer.ts";
 import type { ReconcileResult } from "../queue/result.ts";
 import { WorkQueue } from "../queue/work-queue.ts";
@@ -383,7 +384,11 @@ export class Controller<T extends KubeObject = KubeObject> {
       }
       if (error instanceof TypeError || error instanceof ReferenceError || error instanceof RangeError)
         deps.onPanic?.();
-      log.error({ err: (error as Error)?.message ?? String(error) }, "reconcile failed; retrying with backoff");
+      const err = (error as Error)?.message ?? String(error);
+      // A conflict means the object moved on since it was read: routine under concurrent writers, and the retry
+      // reads the newer one. Worth a line, not an error.
+      if (error instanceof ConflictError) log.info({ err }, "conflict; retrying with the newer object");
+      else log.error({ err }, "reconcile failed; retrying with backoff");
       return { kind: "error", error };
     }
   }
