@@ -32,9 +32,12 @@ const Stack = defineResource({
   },
 });
 type Stack = ObjectOf<typeof Stack>;
-/** A kind this cluster does not serve (Prometheus Operator is not installed). */
+/**
+ * A kind this cluster does not serve, like a ServiceMonitor where Prometheus Operator is not installed (the real
+ * ServiceMonitor CRD cannot stand in: other test files install it into the shared plane).
+ */
 const ServiceMonitor = resourceType({
-  group: "monitoring.coreos.com",
+  group: "unserved.converge.dev",
   version: "v1",
   kind: "ServiceMonitor",
   plural: "servicemonitors",
