@@ -1,149 +1,337 @@
-/** Turns one benchmark run into a table (Markdown, so that it reads in a terminal and pastes into the README). */
-import type { Counts, OperatorMessage } from "./operator.ts";
-
-/** What the operator process reports at the end: counts and memory (see operator.ts). */
-type OperatorResult = Omit<Extract<OperatorMessage, { type: "result" }>, "type">;
-
-export interface Machine {
-  cpus: number;
-  cpuModel: string;
-  memoryGiB: number;
-  node: string;
-  platform: string;
-  kubeApiserver: string;
-  etcd: string;
-}
-
 /**
- * CPU seconds (user + system) spent during one phase by the client process (the operator, or the loop), by
- * kube-apiserver, by etcd, and by everything else on the machine (other work there skews every figure).
+ * Tables (Markdown, so that they read in a terminal and paste into the README) and the report file: a table per
+ * workload with every peer's figures, the ratios Converge/peer at the same concurrency, and the issue's targets.
  */
-export interface Cpu {
-  client: number;
-  apiserver: number;
-  etcd: number;
-  other: number;
-}
+import type { BenchReport, Measures, PeerRun, SizeResult, W3Result } from "./figures.ts";
+import { byVerb, writeVerbs } from "./metrics.ts";
 
-export interface RunResult {
-  n: number;
-  concurrency: number;
-  /** CPUs of the machine, to put CPU seconds in proportion. */
-  cpus: number;
-  /** W1: the N Bench objects created before the operator starts. */
-  create: { seconds: number; inFlight: number };
-  operator: {
-    /** Seconds from spawning the operator process to its modules being loaded. */
-    loadSeconds: number;
-    /** Seconds from there to its caches being synced and its controller started (connect, list, watch). */
-    syncSeconds: number;
-    /** Seconds from cache sync to the last key converged. */
-    reconcileSeconds: number;
-    /** From spawn to converged; `client` is the operator process. */
-    cpu: Cpu;
-  } & OperatorResult;
-  ceiling: {
-    /** One write per object: create the ConfigMap. */
-    oneWrite: { seconds: number; cpu: Cpu };
-    /** Two writes per object, like the operator: create the ConfigMap, then update the Bench's status. */
-    twoWrite: { seconds: number; cpu: Cpu };
-  };
+const workloadTitles: Record<string, string> = {
+  w1: "W1 cold start (N Benches exist; operator start → all converged)",
+  w2: "W2 create burst (N Benches created as fast as the plane accepts; first create → all converged)",
+  w3: "W3 steady churn (spec.value updates at fixed rates; update sent → ConfigMap shows it)",
+  w4: "W4 no-op resync (nothing changes; a fresh operator with a resync period, observed for a window)",
+  w5: "W5 watch cut (updates at 50/s; kube-apiserver restarts mid-run)",
+};
+
+/** Fills W1's and W2's share of the limit once the limit has run. */
+export function fillRatios(size: SizeResult): void {
+  const limit = size.limit;
+  if (!limit) return;
+  for (const run of size.runs) {
+    if (run.w1 && !run.w1.failure) run.w1.limitShare = limit.writeSeconds / run.w1.wallSeconds;
+    if (run.w2 && !run.w2.failure) run.w2.limitShare = (limit.createSeconds + limit.writeSeconds) / run.w2.wallSeconds;
+  }
 }
 
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
-const s = (seconds: number) => seconds.toFixed(2);
-/** The four CPU figures, and the CPU seconds the machine had in that time. */
-const cpu = (c: Cpu, wall: number, cpus: number) =>
-  `${[c.client, c.apiserver, c.etcd, c.other].map((v) => v.toFixed(1)).join(" · ")} (of ${(wall * cpus).toFixed(1)})`;
-const rate = (n: number, seconds: number) => (n / seconds).toFixed(0);
+const fixed = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits));
+const pct = (v: number | undefined) => (v === undefined ? "–" : `${(v * 100).toFixed(0)} %`);
 
-export function machineLines(m: Machine): string[] {
+function label(run: PeerRun): string {
+  return `${run.peer} ×${run.workers}`;
+}
+
+/** `POST 1.00 · PUT 1.00` per object, writes only. */
+function writesPerObject(m: Measures): string {
+  const verbs = byVerb(m.requests);
+  const parts = writeVerbs
+    .filter((v) => verbs[v])
+    .map((v) => `${v} ${((verbs[v] ?? 0) / Math.max(1, m.objects)).toFixed(2)}`);
+  return parts.join(" · ") || "none";
+}
+
+/** `GET 3 · LIST 2 · WATCH 2` in total: reads are mostly fixed costs. */
+function reads(m: Measures): string {
+  const verbs = byVerb(m.requests);
+  const parts = Object.keys(verbs)
+    .filter((v) => !(writeVerbs as readonly string[]).includes(v))
+    .sort()
+    .map((v) => `${v} ${verbs[v]}`);
+  return parts.join(" · ") || "none";
+}
+
+function commonCells(m: Measures | undefined): string[] {
+  if (!m) return ["not run", "", "", "", "", "", "", "", "", ""];
+  return [
+    m.failure ? `${fixed(m.wallSeconds)} (failed)` : fixed(m.wallSeconds),
+    fixed(m.objectsPerSecond, 0),
+    writesPerObject(m),
+    reads(m),
+    String(m.conflicts),
+    fixed(m.objects > 0 ? (m.cpu.operator / m.objects) * 1000 : undefined, 2),
+    `${fixed(m.cpu.operator, 1)} · ${fixed(m.cpu.apiserver, 1)} · ${fixed(m.cpu.etcd, 1)} · ${fixed(m.cpu.other, 1)}`,
+    mb(m.peakRssBytes),
+    mb(m.settledRssBytes),
+    m.bytesPerObject === undefined ? "–" : fixed(m.bytesPerObject / 1024, 1),
+  ];
+}
+
+const commonHeader = [
+  "wall s",
+  "objects/s",
+  "writes per object",
+  "reads (total)",
+  "409s",
+  "CPU ms/object",
+  "CPU s: operator · apiserver · etcd · other",
+  "peak RSS MB",
+  "settled RSS MB",
+  "KiB/object",
+];
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(header), `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)];
+}
+
+function workloadTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): string[] {
+  const runs = size.runs.filter((r) => r[w] || r.problems.length > 0);
+  const extraHeader: string[] = [];
+  const extra = (run: PeerRun): string[] => {
+    switch (w) {
+      case "w1":
+        return [pct(run.w1?.limitShare)];
+      case "w2":
+        return [pct(run.w2?.limitShare), fixed(run.w2?.createSeconds)];
+      case "w3":
+        return [
+          ...(size.runs.find((r) => r.w3)?.w3?.steps ?? []).map((s) => {
+            const step = run.w3?.steps.find((x) => x.targetRate === s.targetRate);
+            if (!step) return "–";
+            return `${fixed(step.p50Ms, 1)} / ${fixed(step.p99Ms, 1)}${step.sustained ? "" : " ✗"}`;
+          }),
+          run.w3 ? String(run.w3.highestSustained) : "–",
+        ];
+      case "w4":
+        return [
+          fixed(run.w4?.writesPerMinute, 1),
+          fixed(run.w4?.requestsPerMinute, 1),
+          fixed(run.w4?.cpuSecondsPerMinute, 2),
+        ];
+      case "w5":
+        return [
+          run.w5 ? String(run.w5.missed) : "–",
+          fixed(run.w5?.recoverySeconds),
+          fixed(run.w5?.downSeconds, 1),
+          run.w5 ? `${run.w5.sent} / ${run.w5.failed}` : "–",
+        ];
+    }
+  };
+  if (w === "w1") extraHeader.push("share of limit");
+  if (w === "w2") extraHeader.push("share of limit", "creates s");
+  if (w === "w3") {
+    for (const s of size.runs.find((r) => r.w3)?.w3?.steps ?? []) extraHeader.push(`p50 / p99 ms @${s.targetRate}/s`);
+    extraHeader.push("highest rate sustained /s");
+  }
+  if (w === "w4") extraHeader.push("writes/min", "requests/min", "CPU s/min");
+  if (w === "w5") extraHeader.push("missed", "recovery s", "apiserver down s", "sent / refused");
+  const rows = runs.map((r) => [label(r), ...commonCells(r[w]), ...extra(r)]);
+  return table(["peer ×workers", ...commonHeader, ...extraHeader], rows);
+}
+
+/** Converge / peer at the same concurrency: below 1.00 Converge is faster, lighter or cheaper. */
+function ratioTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): string[] {
+  const rows: string[][] = [];
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || b === 0 || !Number.isFinite(a / b) ? "–" : `${(a / b).toFixed(2)}×`;
+  const perObject = (m: Measures | undefined) => (m && m.objects > 0 ? m.cpu.operator / m.objects : undefined);
+  for (const peer of size.runs.filter((r) => r.peer !== "converge")) {
+    const conv = size.runs.find((r) => r.peer === "converge" && r.workers === peer.workers);
+    const a = conv?.[w];
+    const b = peer[w];
+    if (!a || !b) continue;
+    const specific =
+      w === "w3"
+        ? ratio(p99At(conv?.w3, 100), p99At(peer.w3, 100))
+        : w === "w4"
+          ? ratio(conv?.w4?.cpuSecondsPerMinute, peer.w4?.cpuSecondsPerMinute)
+          : w === "w5"
+            ? ratio(conv?.w5?.recoverySeconds, peer.w5?.recoverySeconds)
+            : ratio(a.wallSeconds, b.wallSeconds);
+    rows.push([
+      `Converge / ${label(peer)}`,
+      specific,
+      ratio(perObject(a), perObject(b)),
+      ratio(a.peakRssBytes, b.peakRssBytes),
+      ratio(a.settledRssBytes, b.settledRssBytes),
+    ]);
+  }
+  const first =
+    w === "w3" ? "p99 at 100/s or nearest" : w === "w4" ? "CPU s/min" : w === "w5" ? "recovery time" : "wall time";
+  return rows.length ? table(["ratio (same workers)", first, "CPU per object", "peak RSS", "settled RSS"], rows) : [];
+}
+
+/** p99 at `rate`, or at the nearest rate measured. */
+function p99At(w3: W3Result | undefined, rate: number): number | undefined {
+  if (!w3 || w3.steps.length === 0) return undefined;
+  const step = [...w3.steps].sort((a, b) => Math.abs(a.targetRate - rate) - Math.abs(b.targetRate - rate))[0];
+  return step?.p99Ms;
+}
+
+function sizeSection(size: SizeResult, workloads: readonly string[]): string[] {
+  const lines = [`## N = ${size.n}`, ""];
+  if (size.limit) {
+    const l = size.limit;
+    lines.push(
+      `The limit (${l.workers} goroutines): ${2 * size.n} writes in ${fixed(l.writeSeconds)} s ` +
+        `(${fixed((2 * size.n) / l.writeSeconds, 0)}/s); the load generator's ${size.n} creates took ` +
+        `${fixed(l.createSeconds)} s, so W2's limit is ${fixed(l.createSeconds + l.writeSeconds)} s.`,
+      "",
+    );
+  } else {
+    lines.push(`The limit: not measured (${size.limitUnavailable ?? "unknown"}).`, "");
+  }
+  for (const w of ["w1", "w2", "w3", "w4", "w5"] as const) {
+    if (!workloads.includes(w)) continue;
+    lines.push(`### ${workloadTitles[w]}, N = ${size.n}`, "", ...workloadTable(size, w), "");
+    const ratios = ratioTable(size, w);
+    if (ratios.length) lines.push(...ratios, "");
+  }
+  const problems = size.runs.flatMap((r) => r.problems.map((p) => `- ${label(r)}: ${p}`));
+  const failures = size.runs.flatMap((r) =>
+    (["w1", "w2", "w3", "w4", "w5"] as const).flatMap((w) =>
+      r[w]?.failure ? [`- ${label(r)} ${w}: ${r[w]?.failure}`] : [],
+    ),
+  );
+  if (problems.length + failures.length) lines.push("Problems:", "", ...problems, ...failures, "");
+  return lines;
+}
+
+interface Target {
+  name: string;
+  verdict: "met" | "not met" | "n/a";
+  detail: string;
+}
+
+/** The issue's targets, checked against the largest N measured. */
+export function targets(report: BenchReport): Target[] {
+  const size = report.sizes.at(-1);
+  if (!size) return [];
+  const get = (peer: string, workers: number) => size.runs.find((r) => r.peer === peer && r.workers === workers);
+  const out: Target[] = [];
+  const check = (name: string, ok: boolean | undefined, detail: string) =>
+    out.push({ name, verdict: ok === undefined ? "n/a" : ok ? "met" : "not met", detail });
+  const cpuPer = (m: Measures | undefined) => (m?.objects ? m.cpu.operator / m.objects : undefined);
+  for (const w of report.options.workers) {
+    const c = get("converge", w);
+    const cr = get("controller-runtime", w);
+    const a = c?.w2?.wallSeconds;
+    const b = cr?.w2?.wallSeconds;
+    check(`W2 time ≤ 1.0× controller-runtime's (×${w})`, a && b ? a <= b : undefined, `${fixed(a)} s vs ${fixed(b)} s`);
+    const ca = cpuPer(c?.w2);
+    const cb = cpuPer(cr?.w2);
+    check(
+      `CPU s per object ≤ controller-runtime's (W2, ×${w})`,
+      ca !== undefined && cb !== undefined ? ca <= cb : undefined,
+      `${fixed(ca === undefined ? undefined : ca * 1000)} vs ${fixed(cb === undefined ? undefined : cb * 1000)} ms`,
+    );
+    const ra = c?.w2?.peakRssBytes;
+    const rb = cr?.w2?.peakRssBytes;
+    check(
+      `peak RSS ≤ 1.5× controller-runtime's (W2, ×${w}, N = ${size.n})`,
+      ra && rb ? ra <= 1.5 * rb : undefined,
+      `${ra ? mb(ra) : "–"} vs ${rb ? mb(rb) : "–"} MB`,
+    );
+  }
+  const converge = size.runs.filter((r) => r.peer === "converge" && r.w2 && !r.w2.failure);
+  const best = converge.sort((x, y) => (x.w2?.wallSeconds ?? 0) - (y.w2?.wallSeconds ?? 0))[0];
+  check(
+    "W2 at Converge's best setting ≥ 80 % of the limit",
+    best?.w2?.limitShare === undefined ? undefined : best.w2.limitShare >= 0.8,
+    best ? `×${best.workers}: ${pct(best.w2?.limitShare)}` : "–",
+  );
+  const kopf = size.runs.filter((r) => r.peer === "kopf" && r.w2 && !r.w2.failure);
+  const fastestKopf = kopf.sort((x, y) => (x.w2?.wallSeconds ?? 0) - (y.w2?.wallSeconds ?? 0))[0];
+  const kopfRatio = best?.w2 && fastestKopf?.w2 ? fastestKopf.w2.wallSeconds / best.w2.wallSeconds : undefined;
+  check(
+    "W2 at Converge's best ≥ 3× faster than kopf's best",
+    kopfRatio === undefined ? undefined : kopfRatio >= 3,
+    `${fixed(kopfRatio)}×`,
+  );
+  const w1 = size.runs.filter((r) => r.peer === "converge" && r.w1);
+  check(
+    "W1 with no redundant writes (2 writes per object)",
+    w1.length ? w1.every((r) => Math.abs((r.w1?.writesPerObject ?? 0) - 2) < 1e-9) : undefined,
+    w1.map((r) => `×${r.workers}: ${fixed(r.w1?.writesPerObject)}`).join(", ") || "–",
+  );
+  const w3 = size.runs.filter((r) => r.peer === "converge" && r.w3);
+  check(
+    "W3 p99 ≤ 50 ms at 100 updates/s",
+    w3.length ? w3.every((r) => (p99At(r.w3, 100) ?? Number.POSITIVE_INFINITY) <= 50) : undefined,
+    w3.map((r) => `×${r.workers}: ${fixed(p99At(r.w3, 100), 1)} ms`).join(", ") || "–",
+  );
+  const w4 = size.runs.filter((r) => r.peer === "converge" && r.w4);
+  check(
+    "W4 zero writes",
+    w4.length ? w4.every((r) => r.w4?.writesPerMinute === 0) : undefined,
+    w4.map((r) => `×${r.workers}: ${fixed(r.w4?.writesPerMinute, 1)}/min`).join(", ") || "–",
+  );
+  const w5 = size.runs.filter((r) => r.peer === "converge" && r.w5);
+  check(
+    "W5 zero missed updates",
+    w5.length ? w5.every((r) => r.w5?.missed === 0) : undefined,
+    w5.map((r) => `×${r.workers}: ${r.w5?.missed}`).join(", ") || "–",
+  );
+  return out;
+}
+
+function targetLines(report: BenchReport): string[] {
+  const t = targets(report);
+  if (!t.length) return [];
+  return [
+    `## Targets (issue 8), at N = ${report.sizes.at(-1)?.n}`,
+    "",
+    ...table(
+      ["target", "verdict", "figures"],
+      t.map((x) => [x.name, x.verdict, x.detail]),
+    ),
+    "",
+  ];
+}
+
+function headerLines(report: BenchReport): string[] {
+  const m = report.machine;
   return [
     `machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB.toFixed(0)} GiB, ${m.platform}`,
-    `node ${m.node}; plane: kube-apiserver ${m.kubeApiserver}, etcd ${m.etcd} (minimal mode)`,
+    `node ${m.node}; plane: kube-apiserver ${m.kubeApiserver}, etcd ${m.etcd} (minimal mode, etcd data on ${m.etcdDataDir})`,
+    `pinning: ${m.pinning}`,
+    "",
   ];
 }
 
-/** Requests per object by verb, e.g. `POST 1.00 · PUT 1.00 · GET 4 (lists) · WATCH 2`. */
-function requestLine(counts: Counts, n: number): { perObject: string; fixed: string; failed: number } {
-  const byMethod: Record<string, number> = {};
-  let failed = 0;
-  for (const [key, count] of Object.entries(counts.requests)) {
-    const [method = "?", code = "0"] = key.split(" ");
-    byMethod[method] = (byMethod[method] ?? 0) + count;
-    if (!code.startsWith("2")) failed += count;
+/** What `npm run bench` prints on stdout. */
+export function stdoutTables(report: BenchReport): string[] {
+  const lines = headerLines(report);
+  for (const p of report.peers.filter((x) => x.unavailable)) lines.push(`${p.name}: not measured (${p.unavailable})`);
+  for (const size of report.sizes) lines.push(...sizeSection(size, report.options.workloads));
+  lines.push(...targetLines(report));
+  return lines;
+}
+
+/** The Markdown report: the same tables, the peers and their settings, and the plots. */
+export function markdownReport(report: BenchReport, charts: { latency?: string; memory?: string }): string[] {
+  const o = report.options;
+  const lines = [
+    `# Converge benchmark, ${report.date.slice(0, 16).replace("T", " ")} UTC`,
+    "",
+    ...headerLines(report).map((l) => (l ? `- ${l}` : l)),
+    `Sizes ${o.sizes.join(", ")}; workloads ${o.workloads.join(", ")}; workers ${o.workers.join(", ")}` +
+      `${o.bestWorkers ? ` (and Converge at ${o.bestWorkers})` : ""}; W3 rates ${o.churnRates.join(", ")}/s for ` +
+      `${o.churnSeconds} s each; W4 resync ${o.resyncSeconds} s, window ${o.idleSeconds} s. ` +
+      `${report.seconds.toFixed(0)} s in all. How each figure is measured: bench/README.md.`,
+    "",
+    "## Peers",
+    "",
+  ];
+  for (const p of report.peers) {
+    lines.push(`- **${p.name}**: ${p.unavailable ? `not measured: ${p.unavailable}` : p.description}`);
+    for (const s of p.settings) lines.push(`  - ${s}`);
   }
-  const perObject = ["POST", "PUT", "PATCH", "DELETE"]
-    .filter((m) => byMethod[m] !== undefined)
-    .map((m) => `${m} ${((byMethod[m] ?? 0) / n).toFixed(2)}`);
-  const fixed = [`GET ${byMethod.GET ?? 0}`, `WATCH ${byMethod.WATCH ?? 0}`];
-  return { perObject: perObject.join(" · ") || "none", fixed: fixed.join(" · "), failed };
-}
-
-export function resultTable(r: RunResult): string[] {
-  const op = r.operator;
-  const total = op.loadSeconds + op.syncSeconds + op.reconcileSeconds;
-  const idle = op.atIdle;
-  const req = requestLine(idle, r.n);
-  const writes = idle.configMapCreates + idle.configMapPatches + idle.statusUpdates;
-  const ratioTotal = r.ceiling.twoWrite.seconds / total;
-  const ratioAfterSync = r.ceiling.twoWrite.seconds / op.reconcileSeconds;
-  const rows: Array<[string, string]> = [
-    [
-      "W1: create N Benches before the operator starts",
-      `${s(r.create.seconds)} s (${rate(r.n, r.create.seconds)}/s, ${r.create.inFlight} in flight)`,
-    ],
-    ["**Converge: time to converge** (process start → all converged)", `**${s(total)} s**`],
-    ["  process start and module loading", `${s(op.loadSeconds)} s`],
-    ["  connect, list and watch until the caches synced", `${s(op.syncSeconds)} s`],
-    ["  reconciling, after cache sync", `${s(op.reconcileSeconds)} s`],
-    ["objects/s (after cache sync)", `${rate(r.n, total)} (${rate(r.n, op.reconcileSeconds)})`],
-    [
-      "reconciles total (when converged / once idle)",
-      `${op.atConverged.reconciles} / ${idle.reconciles} (${(idle.reconciles / r.n).toFixed(2)} per object)`,
-    ],
-    ["reconciles/s, from cache sync until converged", rate(op.atConverged.reconciles, op.reconcileSeconds)],
-    ["reconcile errors (retried)", String(idle.errors)],
-    [
-      "writes: ConfigMap creates · patches · status updates",
-      `${idle.configMapCreates} · ${idle.configMapPatches} · ${idle.statusUpdates} (${(writes / r.n).toFixed(2)} per object)`,
-    ],
-    ["API requests per object, by verb", req.perObject],
-    ["API requests, fixed (informer lists and watches)", req.fixed],
-    ["API requests that failed (non-2xx)", String(req.failed)],
-    ["CPU s until converged: operator · apiserver · etcd · other", cpu(op.cpu, total, r.cpus)],
-    ["RSS: peak · once the modules were loaded", `${mb(op.maxRssBytes)} · ${mb(op.loadedRssBytes)} MB`],
-    [
-      "heap used: peak (sampled every 100 ms) · at the end, after GC",
-      `${mb(op.peakHeapUsedBytes)} · ${mb(op.heapUsedBytes)} MB`,
-    ],
-    [
-      "raw ceiling, 1 write per object (create ConfigMap)",
-      `${s(r.ceiling.oneWrite.seconds)} s (${rate(r.n, r.ceiling.oneWrite.seconds)}/s)`,
-    ],
-    [
-      "raw ceiling, 2 writes per object (+ status update)",
-      `${s(r.ceiling.twoWrite.seconds)} s (${rate(r.n, r.ceiling.twoWrite.seconds)}/s)`,
-    ],
-    [
-      "CPU s of the 2-write loop: loop · apiserver · etcd · other",
-      cpu(r.ceiling.twoWrite.cpu, r.ceiling.twoWrite.seconds, r.cpus),
-    ],
-    [
-      "**Converge / raw 2-write ceiling** (after cache sync)",
-      `**${ratioTotal.toFixed(2)}x** (${ratioAfterSync.toFixed(2)}x)`,
-    ],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  const valueWidth = Math.max(...rows.map(([, v]) => v.length));
-  return [
-    `### N = ${r.n}, concurrency ${r.concurrency}`,
-    "",
-    `| ${"metric".padEnd(width)} | ${"value".padEnd(valueWidth)} |`,
-    `| ${"-".repeat(width)} | ${"-".repeat(valueWidth)} |`,
-    ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${v.padEnd(valueWidth)} |`),
-    "",
-    `Converge reaches ${ratioTotal.toFixed(2)}x of the raw 2-write ceiling from process start ` +
-      `(${ratioAfterSync.toFixed(2)}x counting from cache sync).`,
-  ];
+  lines.push("");
+  for (const size of report.sizes) lines.push(...sizeSection(size, o.workloads));
+  lines.push(...targetLines(report));
+  if (charts.memory) lines.push("## Memory over time", "", `![RSS over time](${charts.memory})`, "");
+  if (charts.latency) lines.push("## W3 latency over time", "", `![W3 latency](${charts.latency})`, "");
+  return lines;
 }

@@ -1,322 +1,431 @@
 /**
- * `npm run bench`: the Converge operator against the raw write ceiling, on a fresh minimal control plane per N.
- * Figures and ratios only; nothing here asserts a timing. See bench/README.md.
+ * `npm run bench`: Converge side by side with controller-runtime, kopf and a hand-written @kubernetes/client-node
+ * operator, and beside the limit (a trivial client-go write loop), on one control plane per N. Every peer is a
+ * plain process measured from outside. Tables go to stdout, progress to stderr, and a JSON file, a Markdown
+ * report and SVG plots to bench/results/. Figures only: nothing here asserts a timing. See bench/README.md.
  */
-import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, platform, release, totalmem } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Client } from "../src/client/index.ts";
 import { ControlPlane } from "../src/cluster/index.ts";
-import { controllerOf } from "../src/controller/index.ts";
-import { corev1 } from "../src/types/index.ts";
-import { bounded, rawOneWrite, rawTwoWrite } from "./ceiling.ts";
-import { Bench, installBench, newBench } from "./crd.ts";
-import type { OperatorConfig, OperatorMessage } from "./operator.ts";
-import { type Cpu, type Machine, machineLines, type RunResult, resultTable } from "./report.ts";
+import { installBench } from "./crd.ts";
+import type { BenchReport, PeerInfo, PeerRun, SizeResult } from "./figures.ts";
+import { runLimit } from "./limit.ts";
+import { Ledger } from "./metrics.ts";
+import type { Command } from "./peer-process.ts";
+import { fillRatios, markdownReport, stdoutTables } from "./report.ts";
+import { latencyChart, memoryChart } from "./svg.ts";
+import { type BenchContext, type PeerUnderTest, pinApiserver, runPeer } from "./workloads.ts";
 
 const usage = `Usage: node bench/run.ts [options]   (npm run bench -- [options])
 
-Starts a fresh minimal control plane per N, creates N Bench objects, and measures how long the Converge operator
-(in a child process) takes to converge them, against a raw loop making the same writes.
+Runs Converge's benchmark operator and its peers (controller-runtime, kopf, @kubernetes/client-node) one after
+another on one minimal control plane per N, through workloads W1-W5, and the limit (a raw client-go write loop).
+Prints a table per workload with the ratios Converge/peer; writes <out>/<date>.json, <date>.md and SVG plots.
 
 Options:
-  --n <list>            object counts, comma-separated (default 1000,10000)
-  --quick               N = 1000 only
-  --concurrency <n>     the operator's maxConcurrentReconciles and the raw loops' requests in flight (default 16)
-  --cpu-prof <dir>      write a V8 CPU profile of the operator process into <dir>
-  --help                this text
+  --n <list>              object counts, comma-separated (default 1000,10000)
+  --quick                 N = 1000, W1 and W2 only
+  --workloads <list>      any of w1,w2,w3,w4,w5 (default all)
+  --peers <list>          any of converge,controller-runtime,kopf,client-node (default all)
+  --workers <list>        concurrency of every peer (default 1,4)
+  --best <n>              also run Converge alone at this concurrency, 0 for none (default 16)
+  --limit-workers <n>     the limit's goroutines (default: the highest concurrency run)
+  --churn-rates <list>    W3's update rates per second (default 10,50,100,200)
+  --churn-seconds <s>     W3's time per rate (default 15)
+  --resync-seconds <s>    W4's resync period (default 10)
+  --idle-seconds <s>      W4's observation window (default 60)
+  --settle-seconds <s>    pause before each timed phase and before settled figures (default 2)
+  --out <dir>             where the report goes (default bench/results)
+  --no-pin                do not pin the apiserver and the operator to different CPUs
+  --peers-module <file>   a module exporting preparePeers() (default bench/peers/index.ts)
+  --cpu-prof <dir>        write V8 CPU profiles of the Converge peer's processes into <dir>
+  --require-peers         exit 1 when a peer cannot be prepared or a workload fails (for tests)
+  --help                  this text
 `;
 
-/** Bench objects are created with this many requests in flight (cold start, W1), like a burst of kubectl applies. */
-const createInFlight = 64;
-/** Generous bounds: a run that takes longer than this has failed. */
-const convergeTimeoutMs = 10 * 60_000;
-const loopTimeoutMs = 10 * 60_000;
+const allPeers = ["converge", "controller-runtime", "kopf", "client-node"];
+const allWorkloads = ["w1", "w2", "w3", "w4", "w5"];
+const root = resolve(import.meta.dirname, "..");
 /**
  * The apiserver's concurrency limits (defaults 400 and 200), raised so that the plane's admission of requests is
- * never what a loop measures; see bench/README.md.
+ * never what a peer measures; see bench/README.md.
  */
 const apiserverArgs = ["--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000"];
 
-/** A pause before each timed phase, so that the previous burst's after-effects (Go GC, etcd) do not spill into it. */
-const settle = () => new Promise((r) => setTimeout(r, 1_000));
+const startedAt = performance.now();
+/** Progress on stderr, each line with the minutes and seconds since the start. */
+const log = (line: string) => {
+  const s = Math.floor((performance.now() - startedAt) / 1000);
+  process.stderr.write(`[${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}] ${line}\n`);
+};
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const out = (lines: string[]) => process.stdout.write(`${lines.join("\n")}\n`);
+/** A mistake on the command line: reported without a stack trace, exit 2. */
+class UsageError extends Error {}
 
-async function main(): Promise<number> {
-  const values = readOptions();
-  if (values.help) {
+interface Options {
+  sizes: number[];
+  workloads: string[];
+  peers: string[];
+  workers: number[];
+  best: number;
+  limitWorkers: number;
+  churnRates: number[];
+  churnSeconds: number;
+  resyncSeconds: number;
+  idleSeconds: number;
+  settleSeconds: number;
+  out: string;
+  pin: boolean;
+  peersModule: string;
+  requirePeers: boolean;
+  cpuProf: string | undefined;
+}
+
+function positiveInt(value: string | undefined, flag: string, allowZero = false): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) {
+    throw new UsageError(`${flag}: expected a ${allowZero ? "non-negative" : "positive"} integer, got "${value}"`);
+  }
+  return n;
+}
+
+function list(value: string, flag: string, allowed?: readonly string[]): string[] {
+  const items = value
+    .split(",")
+    .map((v) => v.trim().toLowerCase())
+    .filter(Boolean);
+  if (items.length === 0) throw new UsageError(`${flag}: expected a comma-separated list`);
+  for (const item of items) {
+    if (allowed && !allowed.includes(item))
+      throw new UsageError(`${flag}: "${item}" is not one of ${allowed.join(", ")}`);
+  }
+  return [...new Set(items)];
+}
+
+function readOptions(argv: string[]): Options | undefined {
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse(argv).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return undefined;
+  const quick = values.quick;
+  const sizes = quick ? [1000] : list(values.n ?? "1000,10000", "--n").map((v) => positiveInt(v, "--n"));
+  const workloads = quick
+    ? ["w1", "w2"]
+    : list(values.workloads ?? allWorkloads.join(","), "--workloads", allWorkloads);
+  const workers = list(values.workers ?? "1,4", "--workers").map((v) => positiveInt(v, "--workers"));
+  const best = positiveInt(values.best ?? "16", "--best", true);
+  const limitWorkers = positiveInt(values["limit-workers"] ?? String(Math.max(best, ...workers)), "--limit-workers");
+  return {
+    sizes,
+    workloads,
+    peers: list(values.peers ?? allPeers.join(","), "--peers", allPeers),
+    workers,
+    best,
+    limitWorkers,
+    churnRates: list(values["churn-rates"] ?? "10,50,100,200", "--churn-rates").map((v) =>
+      positiveInt(v, "--churn-rates"),
+    ),
+    churnSeconds: positiveInt(values["churn-seconds"] ?? "15", "--churn-seconds"),
+    resyncSeconds: positiveInt(values["resync-seconds"] ?? "10", "--resync-seconds"),
+    idleSeconds: positiveInt(values["idle-seconds"] ?? "60", "--idle-seconds"),
+    settleSeconds: positiveInt(values["settle-seconds"] ?? "2", "--settle-seconds", true),
+    out: resolve(values.out ?? join(root, "bench", "results")),
+    pin: !values["no-pin"],
+    peersModule: resolve(values["peers-module"] ?? join(root, "bench", "peers", "index.ts")),
+    requirePeers: values["require-peers"],
+    cpuProf: values["cpu-prof"] ? resolve(values["cpu-prof"]) : undefined,
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      n: { type: "string" },
+      quick: { type: "boolean", default: false },
+      workloads: { type: "string" },
+      peers: { type: "string" },
+      workers: { type: "string" },
+      best: { type: "string" },
+      "limit-workers": { type: "string" },
+      "churn-rates": { type: "string" },
+      "churn-seconds": { type: "string" },
+      "resync-seconds": { type: "string" },
+      "idle-seconds": { type: "string" },
+      "settle-seconds": { type: "string" },
+      out: { type: "string" },
+      "no-pin": { type: "boolean", default: false },
+      "peers-module": { type: "string" },
+      "require-peers": { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+}
+
+/** The shape of bench/peers/index.ts, read structurally so that a missing module is a report line, not a crash. */
+interface PeersModule {
+  preparePeers(
+    log: (line: string) => void,
+  ): Promise<{ peers: Array<Command & { name: string; description: string; settings: string[] }>; limit: Command }>;
+}
+
+interface Prepared {
+  peers: Map<string, PeerUnderTest>;
+  info: PeerInfo[];
+  limit: Command | undefined;
+  limitUnavailable: string | undefined;
+}
+
+const convergePeer: PeerInfo & { command: Command } = {
+  name: "converge",
+  description: `Converge (Node ${process.version})`,
+  settings: [
+    "log level warn, to stderr (default info, to stdout): stdout stays empty, as the contract asks",
+    "shutdownTimeoutMs 4 s (default 30 s): the contract asks for an exit within 5 s of SIGTERM",
+  ],
+  command: { command: process.execPath, args: [join(root, "bench", "peers", "converge", "operator.ts")] },
+};
+
+async function preparePeers(opts: Options): Promise<Prepared> {
+  const prepared: Prepared = { peers: new Map(), info: [], limit: undefined, limitUnavailable: undefined };
+  if (opts.peers.includes("converge")) {
+    const { command, args } = convergePeer.command;
+    const profile = opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProf}`] : [];
+    prepared.peers.set("converge", { name: "converge", command: { command, args: [...profile, ...args] } });
+    prepared.info.push(convergePeer);
+  }
+  const others = opts.peers.filter((p) => p !== "converge");
+  try {
+    log(`preparing peers (${[...others, "limit"].join(", ")}) with ${opts.peersModule}`);
+    const mod = (await import(pathToFileURL(opts.peersModule).href)) as PeersModule;
+    const { peers, limit } = await mod.preparePeers(log);
+    prepared.limit = limit;
+    for (const name of others) {
+      const p = peers.find((x) => x.name === name);
+      if (!p) {
+        prepared.info.push({ name, description: name, settings: [], unavailable: "preparePeers() did not return it" });
+        continue;
+      }
+      prepared.peers.set(name, {
+        name,
+        command: { command: p.command, args: p.args, ...(p.env ? { env: p.env } : {}) },
+      });
+      prepared.info.push({ name, description: p.description, settings: p.settings });
+    }
+  } catch (err) {
+    const why = `preparing the peers failed: ${(err as Error).message}`;
+    log(why);
+    prepared.limitUnavailable = why;
+    for (const name of others) prepared.info.push({ name, description: name, settings: [], unavailable: why });
+  }
+  return prepared;
+}
+
+/** tmpfs for etcd's data (every write of etcd lands in memory), else the usual temporary directory. */
+async function planeDir(): Promise<{ dir: string; onTmpfs: boolean }> {
+  try {
+    return { dir: await mkdtemp("/dev/shm/converge-bench-"), onTmpfs: true };
+  } catch {
+    const { tmpdir } = await import("node:os");
+    return { dir: await mkdtemp(join(tmpdir(), "converge-bench-")), onTmpfs: false };
+  }
+}
+
+/** The apiserver on the first half of the CPUs, operators on the other half; undefined when that is impossible. */
+async function pinning(enabled: boolean): Promise<BenchContext["pin"]> {
+  const n = availableParallelism();
+  if (!enabled || n < 2 || platform() !== "linux") return undefined;
+  const { execFileSync } = await import("node:child_process");
+  try {
+    execFileSync("taskset", ["-V"], { stdio: "ignore" });
+  } catch {
+    return undefined;
+  }
+  const half = Math.floor(n / 2);
+  const range = (a: number, b: number) => (a === b ? String(a) : `${a}-${b}`);
+  return { apiserver: range(0, half - 1), operator: range(half, n - 1) };
+}
+
+async function runSize(
+  n: number,
+  opts: Options,
+  prepared: Prepared,
+  shared: { pin: BenchContext["pin"]; logDir: string },
+  report: BenchReport,
+): Promise<SizeResult> {
+  const { dir, onTmpfs } = await planeDir();
+  log(`== N = ${n}: starting a minimal control plane in ${dir}`);
+  const plane = await ControlPlane.start({ mode: "minimal", name: "bench", dir, apiserverArgs });
+  const client = await Client.connect({ kubeconfig: plane.kubeconfigPath, fieldManager: "bench", connections: 64 });
+  const size: SizeResult = { n, limit: undefined, runs: [] };
+  try {
+    const ctx: BenchContext = {
+      plane,
+      client,
+      ledger: new Ledger(),
+      log,
+      root,
+      logDir: shared.logDir,
+      pin: shared.pin,
+      workloads: new Set(opts.workloads),
+      churnRates: opts.churnRates,
+      churnSeconds: opts.churnSeconds,
+      resyncSeconds: opts.resyncSeconds,
+      idleSeconds: opts.idleSeconds,
+      createInFlight: 64,
+      settleMs: opts.settleSeconds * 1000,
+    };
+    pinApiserver(ctx);
+    if (report.machine.kubeApiserver === "unknown")
+      await describePlane(plane, client, report, onTmpfs ? dir : undefined);
+    await installBench(client, []);
+
+    const configs: Array<[string, number]> = [];
+    for (const w of opts.workers) for (const p of opts.peers) if (prepared.peers.has(p)) configs.push([p, w]);
+    if (opts.best > 0 && prepared.peers.has("converge") && !opts.workers.includes(opts.best)) {
+      configs.push(["converge", opts.best]);
+    }
+    for (const [name, workers] of configs) {
+      log(`-- N = ${n}: ${name} ×${workers}`);
+      size.runs.push(await runPeer(ctx, prepared.peers.get(name) as PeerUnderTest, workers, n));
+    }
+    if (prepared.limit) {
+      log(`-- N = ${n}: the limit, ${opts.limitWorkers} goroutines`);
+      size.limit = await runLimit(ctx, prepared.limit, opts.limitWorkers, n).catch((err: Error) => {
+        size.limitUnavailable = `the limit failed: ${err.message}`;
+        log(size.limitUnavailable);
+        return undefined;
+      });
+    } else {
+      size.limitUnavailable = prepared.limitUnavailable ?? "no limit";
+    }
+  } finally {
+    await client.close();
+    await plane.stop();
+    await rm(dir, { recursive: true, force: true });
+    log(`== N = ${n}: control plane stopped`);
+  }
+  fillRatios(size);
+  return size;
+}
+
+async function describePlane(plane: ControlPlane, client: Client, report: BenchReport, tmpfsDir: string | undefined) {
+  const apiserver = await client.transport.json<{ gitVersion?: string }>({ method: "GET", path: "/version" });
+  const etcdPort = plane.state().components.find((c) => c.name === "etcd")?.ports.client;
+  const etcd = (await fetch(`http://127.0.0.1:${etcdPort}/version`).then((r) => r.json())) as { etcdserver?: string };
+  report.machine.kubeApiserver = apiserver.gitVersion ?? "unknown";
+  report.machine.etcd = etcd.etcdserver ?? "unknown";
+  report.machine.etcdDataDir = tmpfsDir ? "tmpfs (/dev/shm)" : "disk (no /dev/shm)";
+}
+
+/**
+ * Formats a JSON report inside the repository as `npm run check` expects it (when the formatter is installed: it is
+ * a dev dependency). Reports written elsewhere are left as they are.
+ */
+async function formatLikeTheRepository(file: string): Promise<void> {
+  if (!file.startsWith(`${root}/`)) return;
+  const { execFile } = await import("node:child_process");
+  const biome = join(root, "node_modules", ".bin", "biome");
+  await new Promise<void>((done) => execFile(biome, ["format", "--write", file], () => done()));
+}
+
+function dateStamp(d: Date): string {
+  return d.toISOString().slice(0, 16).replace(":", "").replace("T", "-");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const opts = readOptions(argv);
+  if (!opts) {
     process.stdout.write(usage);
     return 0;
   }
-  const ns = values.quick ? [1000] : (values.n ?? "1000,10000").split(",").map((v) => positiveInt(v, "--n"));
-  const concurrency = positiveInt(values.concurrency, "--concurrency");
-  let machineShown = false;
-  for (const n of ns) {
-    const { result, machine } = await runOnce(n, concurrency, values["cpu-prof"]);
-    if (!machineShown) out([...machineLines(machine), ""]);
-    machineShown = true;
-    out([...resultTable(result), ""]);
+  const started = new Date();
+  const pin = await pinning(opts.pin);
+  const report: BenchReport = {
+    date: started.toISOString(),
+    machine: {
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model.trim() ?? "unknown",
+      memoryGiB: totalmem() / 2 ** 30,
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+      kubeApiserver: "unknown",
+      etcd: "unknown",
+      pinning: pin ? `kube-apiserver on CPU ${pin.apiserver}, operators on CPU ${pin.operator} (taskset)` : "none",
+      etcdDataDir: "",
+    },
+    options: {
+      sizes: opts.sizes,
+      workers: opts.workers,
+      bestWorkers: opts.best || undefined,
+      workloads: opts.workloads,
+      churnRates: opts.churnRates,
+      churnSeconds: opts.churnSeconds,
+      resyncSeconds: opts.resyncSeconds,
+      idleSeconds: opts.idleSeconds,
+    },
+    peers: [],
+    sizes: [],
+    seconds: 0,
+  };
+  const prepared = await preparePeers(opts);
+  report.peers = prepared.info;
+  const stamp = dateStamp(started);
+  const logDir = join(opts.out, "logs", stamp);
+  await mkdir(logDir, { recursive: true });
+  for (const n of opts.sizes) report.sizes.push(await runSize(n, opts, prepared, { pin, logDir }, report));
+  report.seconds = (Date.now() - started.getTime()) / 1000;
+
+  process.stdout.write(`${stdoutTables(report).join("\n")}\n`);
+  const files = {
+    json: join(opts.out, `${stamp}.json`),
+    md: join(opts.out, `${stamp}.md`),
+    latency: `${stamp}-latency.svg`,
+    memory: `${stamp}-memory.svg`,
+  };
+  const charts = { latency: latencyChart(report), memory: memoryChart(report) };
+  if (charts.latency) await writeFile(join(opts.out, files.latency), charts.latency);
+  if (charts.memory) await writeFile(join(opts.out, files.memory), charts.memory);
+  await writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);
+  await formatLikeTheRepository(files.json);
+  await writeFile(
+    files.md,
+    markdownReport(report, {
+      latency: charts.latency ? files.latency : undefined,
+      memory: charts.memory ? files.memory : undefined,
+    }).join("\n"),
+  );
+  log(`report: ${files.md} (JSON: ${files.json}; peer logs: ${logDir}); ${report.seconds.toFixed(0)} s in all`);
+  if (opts.requirePeers) {
+    const missing = report.peers.filter((p) => p.unavailable).map((p) => `${p.name}: ${p.unavailable}`);
+    const problems = report.sizes.flatMap((s) => [
+      ...s.runs.flatMap((r: PeerRun) => r.problems.map((p) => `${r.peer} ×${r.workers}: ${p}`)),
+      ...s.runs.flatMap((r: PeerRun) =>
+        (["w1", "w2", "w3", "w4", "w5"] as const).flatMap((w) =>
+          r[w]?.failure ? [`${r.peer} ×${r.workers} ${w}: ${r[w]?.failure}`] : [],
+        ),
+      ),
+      ...(s.limitUnavailable ? [`limit: ${s.limitUnavailable}`] : []),
+    ]);
+    for (const line of [...missing, ...problems]) log(`problem: ${line}`);
+    if (missing.length + problems.length > 0) return 1;
   }
   return 0;
 }
 
-/** A mistake on the command line: reported without a stack trace. */
-class UsageError extends Error {}
-
-function positiveInt(value: string | undefined, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, got "${value}"`);
-  return n;
-}
-
-async function runOnce(
-  n: number,
-  concurrency: number,
-  cpuProfDir: string | undefined,
-): Promise<{ result: RunResult; machine: Machine }> {
-  log(`== N = ${n}: starting a minimal control plane`);
-  const plane = await ControlPlane.start({ mode: "minimal", name: "bench", apiserverArgs });
-  const client = await Client.connect({ kubeconfig: plane.kubeconfigPath, fieldManager: "bench", connections: 64 });
-  try {
-    const machine = await describeMachine(plane, client);
-    await installBench(client, ["bench", "bench-raw"]);
-
-    log(`creating ${n} Bench objects (${createInFlight} in flight)`);
-    const createSeconds = await bounded(n, (i) => client.create(Bench, newBench("bench", i)), {
-      concurrency: createInFlight,
-      timeoutMs: loopTimeoutMs,
-      label: "created",
-      log,
-    });
-    log(`created ${n}/${n} in ${createSeconds.toFixed(2)} s`);
-
-    const cpu = cpuReader(plane);
-    await settle();
-    const operator = await runOperator(
-      { kubeconfig: plane.kubeconfigPath, namespace: "bench", n, concurrency },
-      cpu,
-      cpuProfDir,
-    );
-    await verify(client, "bench", n);
-    log(`verified: ${n}/${n} Benches converged, each with its ConfigMap`);
-
-    // The ceilings' own owners, in a namespace of their own, so that owner references stay within a namespace and
-    // every status write is a real change. Created like W1, untimed.
-    const owners: Bench[] = new Array(n);
-    await bounded(
-      n,
-      async (i) => {
-        owners[i] = await client.create(Bench, newBench("bench-raw", i));
-      },
-      { concurrency: createInFlight, timeoutMs: loopTimeoutMs, label: "raw owners created", log },
-    );
-    // A Client like the operator's (default connection pool), used with the operator's concurrency.
-    const rawClient = await Client.connect({ kubeconfig: plane.kubeconfigPath, fieldManager: "bench-raw" });
-    let ceiling: RunResult["ceiling"];
-    try {
-      log(`raw ceilings: ${n} objects, ${concurrency} in flight`);
-      const loop = { concurrency, timeoutMs: loopTimeoutMs, log };
-      await settle();
-      const oneWrite = await measured(cpu, () => rawOneWrite(rawClient, owners, loop));
-      await settle();
-      const twoWrite = await measured(cpu, () => rawTwoWrite(rawClient, owners, loop));
-      ceiling = { oneWrite, twoWrite };
-    } finally {
-      await rawClient.close();
-    }
-    return {
-      machine,
-      result: {
-        n,
-        concurrency,
-        cpus: machine.cpus,
-        create: { seconds: createSeconds, inFlight: createInFlight },
-        operator,
-        ceiling,
-      },
-    };
-  } finally {
-    await client.close();
-    await plane.stop();
-    log(`== N = ${n}: control plane stopped`);
-  }
-}
-
-interface CpuSample {
-  apiserver: number;
-  etcd: number;
-  /** Busy CPU seconds of the whole machine (every CPU, every process). */
-  machine: number;
-}
-
-/** CPU seconds so far of the plane's components and of the machine, from /proc (zero where it is missing). */
-function cpuReader(plane: ControlPlane): () => CpuSample {
-  const read = (file: string) => {
-    try {
-      return readFileSync(file, "utf8");
-    } catch {
-      return "";
-    }
-  };
-  // /proc counts in clock ticks, 100 per second.
-  const processSeconds = (pid: number | undefined) => {
-    // Fields after "(comm)": state is the 1st, utime the 12th and stime the 13th.
-    const stat = read(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100 || 0;
-  };
-  const machineSeconds = () => {
-    // cpu  user nice system idle iowait irq softirq steal ...: busy is everything but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = (read("/proc/stat").split("\n")[0] ?? "")
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / 100 || 0;
-  };
-  const pid = (name: string) => plane.state().components.find((c) => c.name === name)?.pid;
-  const apiserver = pid("kube-apiserver");
-  const etcd = pid("etcd");
-  return () => ({ apiserver: processSeconds(apiserver), etcd: processSeconds(etcd), machine: machineSeconds() });
-}
-
-/** The CPU a phase cost: `client` from the client process, the rest from two samples. */
-function cpuBetween(before: CpuSample, after: CpuSample, client: number): Cpu {
-  const apiserver = after.apiserver - before.apiserver;
-  const etcd = after.etcd - before.etcd;
-  const other = Math.max(0, after.machine - before.machine - client - apiserver - etcd);
-  return { client, apiserver, etcd, other };
-}
-
-/** Times a loop of this process and the CPU it, the plane and everything else spent meanwhile. */
-async function measured(sample: () => CpuSample, loop: () => Promise<number>): Promise<{ seconds: number; cpu: Cpu }> {
-  const before = sample();
-  const self0 = process.cpuUsage();
-  const seconds = await loop();
-  const self = process.cpuUsage(self0);
-  return { seconds, cpu: cpuBetween(before, sample(), (self.user + self.system) / 1e6) };
-}
-
-/** Runs bench/operator.ts in a child process until it reports its result; kills it after the timeout. */
-function runOperator(
-  config: OperatorConfig,
-  sample: () => CpuSample,
-  cpuProfDir: string | undefined,
-): Promise<RunResult["operator"]> {
-  log(`starting the operator (maxConcurrentReconciles ${config.concurrency})`);
-  const execArgv = ["--expose-gc", ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [])];
-  const before = sample();
-  const spawned = Date.now();
-  const child = fork(join(import.meta.dirname, "operator.ts"), [JSON.stringify(config)], {
-    execArgv,
-    stdio: ["ignore", "pipe", "inherit", "ipc"],
-  });
-  child.stdout?.pipe(process.stderr);
-  return new Promise((resolve, reject) => {
-    let synced: { loaded: number; synced: number } | undefined;
-    let converged: { at: number; cpu: Cpu } | undefined;
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the operator did not converge ${config.n} objects within ${convergeTimeoutMs / 1000} s`));
-    }, convergeTimeoutMs);
-    child.on("message", (raw) => {
-      const m = raw as OperatorMessage;
-      if (m.type === "synced") {
-        synced = m;
-        log(`operator: caches synced ${((m.synced - spawned) / 1000).toFixed(2)} s after spawn`);
-      } else if (m.type === "progress") {
-        log(`operator: converged ${m.converged}/${config.n} (${m.reconciles} reconciles)`);
-      } else if (m.type === "converged") {
-        converged = { at: m.at, cpu: cpuBetween(before, sample(), m.cpuSeconds) };
-        log(`operator: converged ${config.n}/${config.n} ${((m.at - spawned) / 1000).toFixed(2)} s after spawn`);
-      } else if (m.type === "result" && converged) {
-        clearTimeout(timer);
-        const { loaded, synced: syncedAt } = synced ?? { loaded: spawned, synced: spawned };
-        resolve({
-          loadSeconds: (loaded - spawned) / 1000,
-          syncSeconds: (syncedAt - loaded) / 1000,
-          reconcileSeconds: (converged.at - syncedAt) / 1000,
-          cpu: converged.cpu,
-          atConverged: m.atConverged,
-          atIdle: m.atIdle,
-          maxRssBytes: m.maxRssBytes,
-          loadedRssBytes: m.loadedRssBytes,
-          peakHeapUsedBytes: m.peakHeapUsedBytes,
-          heapUsedBytes: m.heapUsedBytes,
-        });
-      }
-    });
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      // After a result this settles nothing; before one, the operator failed.
-      reject(new Error(`the operator exited (${signal ?? `code ${code}`}) before reporting a result`));
-    });
-  });
-}
-
-/** Reads everything back from the apiserver: every Bench has its status and a ConfigMap it controls. */
-async function verify(client: Client, namespace: string, n: number): Promise<void> {
-  const [benches, configMaps] = await Promise.all([
-    client.listAll(Bench, { namespace }),
-    client.listAll(corev1.ConfigMap, { namespace }),
-  ]);
-  const byName = new Map(configMaps.items.map((c) => [c.metadata?.name, c]));
-  const wrong = benches.items.filter((b) => {
-    const cm = byName.get(b.metadata?.name);
-    return (
-      b.status?.observedGeneration !== b.metadata?.generation ||
-      cm?.data?.value !== b.spec.value ||
-      controllerOf(cm)?.uid !== b.metadata?.uid
-    );
-  });
-  if (benches.items.length !== n || wrong.length > 0) {
-    throw new Error(
-      `verification failed: ${benches.items.length} Benches (expected ${n}), ${wrong.length} not converged ` +
-        `(first: ${wrong[0]?.metadata?.name ?? "-"})`,
-    );
-  }
-}
-
-async function describeMachine(plane: ControlPlane, client: Client): Promise<Machine> {
-  const apiserver = await client.transport.json<{ gitVersion?: string }>({ method: "GET", path: "/version" });
-  const etcdPort = plane.state().components.find((c) => c.name === "etcd")?.ports.client;
-  const etcd = (await fetch(`http://127.0.0.1:${etcdPort}/version`).then((r) => r.json())) as { etcdserver?: string };
-  return {
-    cpus: availableParallelism(),
-    cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-    memoryGiB: totalmem() / 2 ** 30,
-    node: process.version,
-    platform: `${platform()} ${release()}`,
-    kubeApiserver: apiserver.gitVersion ?? "unknown",
-    etcd: etcd.etcdserver ?? "unknown",
-  };
-}
-
-function readOptions() {
-  try {
-    return parseArgs({
-      options: {
-        n: { type: "string" },
-        quick: { type: "boolean", default: false },
-        concurrency: { type: "string", default: "16" },
-        "cpu-prof": { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-main().then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
     if (err instanceof UsageError) {
-      log(`${err.message} (see --help)`);
+      process.stderr.write(`${err.message} (see --help)\n`);
       process.exit(2);
     }
     log(`bench failed: ${err.stack ?? err.message}`);

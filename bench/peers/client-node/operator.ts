@@ -180,10 +180,35 @@ async function worker(): Promise<void> {
 }
 
 /** client-node's informers stop on a watch error; start them again after a pause. */
+/**
+ * client-node's informers stop on a watch error and leave the restart to their user (its documented pattern):
+ * restart with a growing delay until the apiserver answers again. The timer must keep the process alive: while
+ * both informers are stopped nothing else does.
+ */
 function restartOnError<T extends KubernetesObject>(informer: Informer<T>, what: string): void {
+  let delayMs = 1_000;
+  // One restart loop at a time: a failed start may both reject and emit "error".
+  let pending = false;
+  const schedule = () => {
+    if (pending) return;
+    pending = true;
+    setTimeout(() => {
+      pending = false;
+      informer.start().then(
+        () => {
+          delayMs = 1_000;
+        },
+        (err: unknown) => {
+          console.error(`${what} informer did not restart, retrying in ${delayMs / 1000} s:`, String(err));
+          delayMs = Math.min(delayMs * 2, 30_000);
+          schedule();
+        },
+      );
+    }, delayMs);
+  };
   informer.on("error", (err: unknown) => {
-    console.error(`${what} informer failed, restarting in 1 s:`, err);
-    setTimeout(() => void informer.start().catch(() => undefined), 1_000).unref();
+    console.error(`${what} informer failed, restarting in ${delayMs / 1000} s:`, String(err));
+    schedule();
   });
 }
 restartOnError(benches, "Bench");
