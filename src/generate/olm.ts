@@ -19,6 +19,7 @@ import type * as apiextensionsv1 from "../types/generated/apiextensions.v1.ts";
 import type * as appsv1 from "../types/generated/apps.v1.ts";
 import type * as rbacv1 from "../types/generated/rbac.v1.ts";
 import type { KubeObject } from "../types/resource.ts";
+import { admissionRule } from "../webhook/configure.ts";
 import { conversionPath } from "../webhook/server.ts";
 import { deploymentObject, env, labelsFor } from "./deploy.ts";
 import { fileHeader, type GenerateContext, type GeneratedFile, type Generator, yamlFile } from "./generator.ts";
@@ -219,7 +220,6 @@ function webhookDefinitions(ctx: GenerateContext, deploymentName: string): Webho
   const common = { deploymentName, containerPort: 443, targetPort: webhookPort, admissionReviewVersions: ["v1"] };
   const defs: WebhookDefinition[] = (ctx.op.webhooks ?? []).map((w) => {
     const o = w.options;
-    const r = w.resource;
     return {
       ...common,
       type: w.type === "validating" ? "ValidatingAdmissionWebhook" : "MutatingAdmissionWebhook",
@@ -229,15 +229,7 @@ function webhookDefinitions(ctx: GenerateContext, deploymentName: string): Webho
       failurePolicy: o.failurePolicy ?? "Fail",
       timeoutSeconds: o.timeoutSeconds ?? 10,
       matchPolicy: "Equivalent",
-      rules: [
-        {
-          apiGroups: [r.group],
-          apiVersions: [r.version],
-          resources: [r.plural, ...(o.subresources ?? []).map((x) => `${r.plural}/${x}`)],
-          operations: o.operations ?? ["CREATE", "UPDATE"],
-          scope: r.namespaced ? "Namespaced" : "Cluster",
-        },
-      ],
+      rules: [admissionRule(w)],
       ...(o.objectSelector ? { objectSelector: o.objectSelector } : {}),
       ...(w.type === "mutating" ? { reinvocationPolicy: "Never" } : {}),
     };

@@ -357,11 +357,7 @@ export class Manager {
     address: string,
     handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
   ): Promise<string> {
-    const colon = address.lastIndexOf(":");
-    const host = colon > 0 ? address.slice(0, colon) : undefined;
-    const port = Number(address.slice(colon + 1));
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new Error(`invalid address "${address}": use host:port`);
+    const { host, port } = parseAddress(address);
     return new Promise((resolve, reject) => {
       const server = createServer((req, res) => {
         handler(req, res).catch((err: Error) => {
@@ -379,6 +375,16 @@ export class Manager {
       });
     });
   }
+}
+
+/** `host:port` or `:port` (all interfaces), as the manager's address options take them. */
+export function parseAddress(address: string): { host?: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const host = colon > 0 ? address.slice(0, colon) : undefined;
+  const port = Number(address.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`invalid address "${address}": use host:port`);
+  return { ...(host ? { host } : {}), port };
 }
 
 function notFound(res: ServerResponse): void {

@@ -6,7 +6,7 @@
  * the configurations are installed (and updated after a CA rollover) by the run itself.
  */
 import type { KubeClient } from "../client/api.ts";
-import type { ManagerOptions } from "../manager/manager.ts";
+import { type ManagerOptions, parseAddress } from "../manager/manager.ts";
 import { type CertificateProvider, DirectoryCertificates, SelfSignedCertificates } from "../webhook/certs.ts";
 import { injectCaBundle, installWebhooks } from "../webhook/configure.ts";
 import type { WebhookServer } from "../webhook/server.ts";
@@ -23,14 +23,6 @@ export const webhookNames = (op: Pick<OperatorDefinition, "name">) => ({
 
 export const hasWebhooks = (op: OperatorDefinition): boolean =>
   (op.webhooks?.length ?? 0) + (op.conversions?.length ?? 0) > 0;
-
-function parseAddress(address: string): { host?: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  const host = colon > 0 ? address.slice(0, colon) : undefined;
-  const port = Number(address.slice(colon + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid webhook address "${address}"`);
-  return { ...(host ? { host } : {}), port };
-}
 
 export interface WebhookSetup {
   mode: WebhookMode;

@@ -7,11 +7,12 @@
 import type { KubeClient } from "../client/api.ts";
 import {
   MutatingWebhookConfiguration,
+  type RuleWithOperations,
   type ValidatingWebhook,
   ValidatingWebhookConfiguration,
   type WebhookClientConfig,
 } from "../types/generated/admissionregistration.v1.ts";
-import { CustomResourceDefinition } from "../types/generated/apiextensions.v1.ts";
+import { type CustomResourceConversion, CustomResourceDefinition } from "../types/generated/apiextensions.v1.ts";
 import type { ResourceType } from "../types/resource.ts";
 import type { AdmissionWebhook } from "./admission.ts";
 import type { Conversion } from "./conversion.ts";
@@ -29,23 +30,26 @@ function clientConfig(endpoint: WebhookEndpoint, path: string, caBundle?: string
   return { service: { name, namespace, path, port: port ?? 443 }, ...ca };
 }
 
-function webhookEntry(w: AdmissionWebhook, endpoint: WebhookEndpoint, caBundle: string | undefined): ValidatingWebhook {
+/** What a webhook intercepts: its resource's version and subresources, for its operations. */
+export function admissionRule(w: AdmissionWebhook): RuleWithOperations {
   const o = w.options;
   const r = w.resource;
-  const resources = [r.plural, ...(o.subresources ?? []).map((s) => `${r.plural}/${s}`)];
+  return {
+    apiGroups: [r.group],
+    apiVersions: [r.version],
+    resources: [r.plural, ...(o.subresources ?? []).map((s) => `${r.plural}/${s}`)],
+    operations: o.operations ?? ["CREATE", "UPDATE"],
+    scope: r.namespaced ? "Namespaced" : "Cluster",
+  };
+}
+
+function webhookEntry(w: AdmissionWebhook, endpoint: WebhookEndpoint, caBundle: string | undefined): ValidatingWebhook {
+  const o = w.options;
   return {
     name: w.name,
     admissionReviewVersions: ["v1"],
     clientConfig: clientConfig(endpoint, w.path, caBundle),
-    rules: [
-      {
-        apiGroups: [r.group],
-        apiVersions: [r.version],
-        resources,
-        operations: o.operations ?? ["CREATE", "UPDATE"],
-        scope: r.namespaced ? "Namespaced" : "Cluster",
-      },
-    ],
+    rules: [admissionRule(w)],
     failurePolicy: o.failurePolicy ?? "Fail",
     sideEffects: o.sideEffects ?? "None",
     timeoutSeconds: o.timeoutSeconds ?? 10,
@@ -97,22 +101,21 @@ export function webhookConfigurations(
   };
 }
 
+/** A CRD's conversion stanza: conversion by the webhook at `endpoint`. */
+export function conversionStanza(endpoint: WebhookEndpoint, caBundle?: string): CustomResourceConversion {
+  return {
+    strategy: "Webhook",
+    webhook: { conversionReviewVersions: ["v1"], clientConfig: clientConfig(endpoint, conversionPath, caBundle) },
+  };
+}
+
 /** `crd` with its conversion done by the webhook at `endpoint` (the CRD as `definition.crd()` made it). */
 export function withConversionWebhook(
   crd: CustomResourceDefinition,
   endpoint: WebhookEndpoint,
   caBundle?: string,
 ): CustomResourceDefinition {
-  return {
-    ...crd,
-    spec: {
-      ...crd.spec,
-      conversion: {
-        strategy: "Webhook",
-        webhook: { conversionReviewVersions: ["v1"], clientConfig: clientConfig(endpoint, conversionPath, caBundle) },
-      },
-    },
-  };
+  return { ...crd, spec: { ...crd.spec, conversion: conversionStanza(endpoint, caBundle) } };
 }
 
 export interface InstallWebhooksOptions {
@@ -137,22 +140,13 @@ export async function installWebhooks(client: KubeClient, o: InstallWebhooksOpti
   if (validating) await client.apply(ValidatingWebhookConfiguration, validating, opts);
   if (mutating) await client.apply(MutatingWebhookConfiguration, mutating, opts);
   for (const c of o.conversions) {
-    const crd = withConversionWebhook(
+    await client.apply(
+      CustomResourceDefinition,
       {
         apiVersion: "apiextensions.k8s.io/v1",
         kind: "CustomResourceDefinition",
         metadata: { name: c.crdName },
-      } as CustomResourceDefinition,
-      o.endpoint,
-      o.caBundle,
-    );
-    await client.apply(
-      CustomResourceDefinition,
-      {
-        apiVersion: crd.apiVersion,
-        kind: crd.kind,
-        metadata: crd.metadata,
-        spec: { conversion: crd.spec.conversion },
+        spec: { conversion: conversionStanza(o.endpoint, o.caBundle) },
       } as CustomResourceDefinition,
       opts,
     );
@@ -196,7 +190,7 @@ export async function injectCaBundle(
     const crd = await client.get(CustomResourceDefinition, c.crdName).catch(() => undefined);
     if (!crd) continue;
     const wanted = o.conversionEndpoint
-      ? withConversionWebhook(crd, o.conversionEndpoint, o.caBundle).spec.conversion
+      ? conversionStanza(o.conversionEndpoint, o.caBundle)
       : crd.spec.conversion?.webhook
         ? {
             ...crd.spec.conversion,
