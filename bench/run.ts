@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Client } from "../src/client/index.ts";
 import { ControlPlane } from "../src/cluster/index.ts";
+import { buildOperator, runtimeNodeFlags } from "../src/generate/build.ts";
 import { installBench } from "./crd.ts";
 import type { BenchReport, PeerInfo, PeerRun, SizeResult } from "./figures.ts";
 import { runLimit } from "./limit.ts";
@@ -184,22 +185,31 @@ interface Prepared {
   limitUnavailable: string | undefined;
 }
 
-const convergePeer: PeerInfo & { command: Command } = {
+const convergePeer: PeerInfo = {
   name: "converge",
   description: `Converge (Node ${process.version})`,
   settings: [
+    `run as its generated Dockerfile runs it: bundled by \`converge build\` and started with \`node ${runtimeNodeFlags.join(" ")}\``,
     "log level warn, to stderr (default info, to stdout): stdout stays empty, as the contract asks",
     "shutdownTimeoutMs 4 s (default 30 s): the contract asks for an exit within 5 s of SIGTERM",
   ],
-  command: { command: process.execPath, args: [join(root, "bench", "peers", "converge", "operator.ts")] },
 };
 
 async function preparePeers(opts: Options): Promise<Prepared> {
   const prepared: Prepared = { peers: new Map(), info: [], limit: undefined, limitUnavailable: undefined };
   if (opts.peers.includes("converge")) {
-    const { command, args } = convergePeer.command;
+    // Inside the repository, so that the bundle's packages resolve from its node_modules.
+    const built = await buildOperator({
+      dir: root,
+      entry: "bench/peers/converge/operator.ts",
+      outDir: "bench/.build/converge",
+    });
+    log(`converge: bundled in ${(built.milliseconds / 1000).toFixed(1)} s`);
     const profile = opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProf}`] : [];
-    prepared.peers.set("converge", { name: "converge", command: { command, args: [...profile, ...args] } });
+    prepared.peers.set("converge", {
+      name: "converge",
+      command: { command: process.execPath, args: [...runtimeNodeFlags, ...profile, built.outFile] },
+    });
     prepared.info.push(convergePeer);
   }
   const others = opts.peers.filter((p) => p !== "converge");

@@ -10,6 +10,7 @@ import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { cacheRoot } from "../../src/cluster/paths.ts";
 import { CommandError, indent, run } from "../../src/cluster/run.ts";
+import { buildOperator } from "../../src/generate/build.ts";
 
 /** How to start a peer: the harness adds KUBECONFIG, BENCH_NAMESPACE, BENCH_WORKERS (and BENCH_RESYNC_SECONDS). */
 export interface PeerCommand {
@@ -54,7 +55,7 @@ export async function preparePeers(
   const controllerRuntime = await buildGo("controller-runtime", go, { cacheDir, env, log });
   const limit = await buildGo("limit", go, { cacheDir, env, log });
   const kopf = await prepareKopf({ cacheDir, env, log });
-  const clientNode = await clientNodePeer();
+  const clientNode = await clientNodePeer(log);
   const crModules = await goRequirements(join(here, "controller-runtime", "go.mod"));
 
   const peers: Peer[] = [
@@ -104,8 +105,10 @@ export async function preparePeers(
       name: "client-node",
       description: `@kubernetes/client-node ${clientNode.version} (Node ${process.versions.node})`,
       command: process.execPath,
-      args: [join(here, "client-node", "operator.ts")],
+      args: [clientNode.main],
       settings: [
+        "Compiled to JavaScript (bundled with esbuild like the Converge peer, @kubernetes/client-node loaded from " +
+          "node_modules) and run with Node's defaults: what a TypeScript project ships, without type stripping.",
         "BENCH_WORKERS workers over a hand-written work queue (client-node has no queue): one entry per key, one " +
           "reconcile in flight per key.",
         "BENCH_RESYNC_SECONDS queues every cached Bench again at that period (client-node's informers have no resync).",
@@ -278,8 +281,17 @@ async function prepareKopf(ctx: BuildContext): Promise<KopfEnv> {
   return result;
 }
 
-async function clientNodePeer(): Promise<{ version: string }> {
+async function clientNodePeer(log: (line: string) => void): Promise<{ version: string; main: string }> {
   const pkg = join(repoRoot, "node_modules", "@kubernetes", "client-node", "package.json");
   const { version } = JSON.parse(await readFile(pkg, "utf8")) as { version: string };
-  return { version };
+  // Inside the repository, so that @kubernetes/client-node resolves from its node_modules.
+  const built = await buildOperator({
+    dir: repoRoot,
+    entry: "bench/peers/client-node/operator.ts",
+    outDir: "bench/.build/client-node",
+    // What a client-node project declares, loaded from node_modules as such a project would.
+    external: ["@kubernetes/client-node"],
+  });
+  log(`client-node: bundled in ${(built.milliseconds / 1000).toFixed(1)} s`);
+  return { version, main: built.outFile };
 }

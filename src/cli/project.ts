@@ -1,7 +1,7 @@
 /**
  * The project commands of `converge`: `init` and `create api` scaffold, `generate` writes what the operator
  * definition implies, `install`/`uninstall` manage its CRDs, `run` runs it from source, `dev` runs it against a
- * local plane and restarts it on every change.
+ * local plane and restarts it on every change, `build` bundles it into JavaScript for its image.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { type Dirent, type FSWatcher, watch } from "node:fs";
@@ -11,6 +11,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client/client.ts";
 import { isNotFound } from "../client/errors.ts";
 import { statusNamed, upNamed } from "../cluster/named.ts";
+import { buildOperator, runtimeNodeFlags } from "../generate/build.ts";
 import { generators } from "../generate/index.ts";
 import { loadOperator, runGenerate } from "../generate/run.ts";
 import { installCrds, type OperatorDefinition, runOperator } from "../operator/operator.ts";
@@ -124,6 +125,7 @@ export function projectCommands(): Command[] {
     uninstallCommand(),
     runCommand(),
     devCommand(),
+    buildCommand(),
   ];
   const helpful = (c: Command): void => {
     c.showHelpAfterError();
@@ -429,6 +431,28 @@ function runCommand(): Command {
       progress(`${op.name} stopped`);
     },
   );
+}
+
+// --- build --------------------------------------------------------------------------------------------------
+
+function buildCommand(): Command {
+  return new Command("build")
+    .description(
+      "bundle the operator's entry point, Converge and Converge's packages into plain JavaScript for its image " +
+        "(what the generated Dockerfile runs); the packages the project declares stay in node_modules",
+    )
+    .option("-d, --dir <path>", "the project folder (default: the current directory)")
+    .option("--entry <file>", "the entry point, relative to the project folder", "src/main.ts")
+    .option("--out-dir <dir>", "where the bundle goes, relative to the project folder", "dist")
+    .action(async (opts: { dir?: string; entry: string; outDir: string }) => {
+      const dir = resolve(opts.dir ?? ".");
+      progress(`bundling ${opts.entry} into ${opts.outDir}/`);
+      const result = await buildOperator({ dir, entry: opts.entry, outDir: opts.outDir });
+      for (const f of result.files) out(`  ${shown(resolve(dir, f.path))}  ${(f.bytes / 1024).toFixed(0)} KiB`);
+      out(`loaded from node_modules: ${result.external.join(", ") || "nothing"}`);
+      out(`run it with: node ${runtimeNodeFlags.join(" ")} ${shown(result.outFile)}`);
+      progress(`built in ${(result.milliseconds / 1000).toFixed(1)} s`);
+    });
 }
 
 // --- dev ----------------------------------------------------------------------------------------------------

@@ -157,7 +157,5 @@ export const isTooManyRequests = (err: unknown): err is TooManyRequestsError => 
 export function isRetryable(err: unknown): boolean {
   if (err instanceof ApiError) return err.code === 429 || err.code === 500 || err.code === 503 || err.code === 504;
   const code = (err as { code?: unknown } | null)?.code;
-  return (
-    typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|UND_ERR_SOCKET|UND_ERR_CLOSED)$/.test(code)
-  );
+  return typeof code === "string" && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT)$/.test(code);
 }

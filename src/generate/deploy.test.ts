@@ -173,16 +173,16 @@ test("the metrics Service selects the operator's pods on the metrics port", () =
   assert.deepEqual(svc.spec?.ports, [{ name: "metrics", port: 8080, targetPort: "metrics", protocol: "TCP" }]);
 });
 
-test("the Dockerfile: multi-stage on node:24, production dependencies, non-root, runs src/main.ts", () => {
+test("the Dockerfile: multi-stage on node:24, production dependencies, a bundle, non-root, runs dist/main.js", () => {
   const text = dockerfile(ctx);
   const froms = text.match(/^FROM .*/gm) ?? [];
-  assert.equal(froms.length, 2);
-  for (const f of froms) assert.match(f, /^FROM node:24-(alpine|slim)/);
+  assert.deepEqual(froms, ["FROM node:24-alpine AS deps", "FROM deps AS build", "FROM node:24-alpine"]);
   assert.match(text, /npm ci --omit=dev/);
+  assert.match(text, /^COPY src \.\/src\nRUN npx converge build$/m);
   assert.match(text, /COPY --from=deps \/app\/node_modules/);
-  assert.match(text, /^COPY src \.\/src$/m);
+  assert.match(text, /^COPY --from=build \/app\/dist \.\/dist$/m);
   assert.match(text, /^USER 1000:1000$/m, "the node user, numerically");
-  assert.ok(text.trimEnd().endsWith('CMD ["node", "src/main.ts"]'));
+  assert.ok(text.trimEnd().endsWith('CMD ["node", "--max-semi-space-size=4", "dist/main.js"]'));
   const user = text.indexOf("\nUSER ");
   assert.ok(user > text.lastIndexOf("\nFROM "), "the final stage runs as the user");
 });

@@ -9,6 +9,7 @@ import { monitoringGenerator } from "./monitoring.ts";
 import { olmGenerator } from "./olm.ts";
 import { rbacGenerator, rbacObjects } from "./rbac.ts";
 
+export { BuildError, type BuildOptions, type BuildResult, buildOperator, runtimeNodeFlags } from "./build.ts";
 export { chartFiles, makeChartGenerator } from "./chart.ts";
 export { bundleObjects, deploymentObjects, dockerfile, makeDeployGenerator } from "./deploy.ts";
 export {

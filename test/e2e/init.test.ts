@@ -171,6 +171,43 @@ test("converge run installs the CRDs and runs the operator from source until SIG
   assert.match(op.output.stderr, /demo stopped/);
 });
 
+test("converge build bundles the project; the bundle runs the operator as the image's CMD runs it", {
+  timeout: minutes(2),
+}, async (t) => {
+  await run("npm", ["run", "--silent", "generate"], { cwd: dir, timeoutMs: 60_000 }); // the Dockerfile
+  const built = await run("npm", ["run", "--silent", "build"], { cwd: dir, timeoutMs: 60_000 });
+  assert.match(built.stdout, /dist\/main\.js/);
+  assert.match(built.stdout, /loaded from node_modules: nothing/, "converge and its packages are bundled");
+  const namespace = await plane.namespace(t);
+  const env = projectEnv({ KUBECONFIG: plane.kubeconfig, CONVERGE_LOG_LEVEL: "warn" });
+  // The Dockerfile's CMD, from the project folder: node <runtimeNodeFlags> dist/main.js.
+  const cmd = /^CMD (.*)$/m.exec(await readFile(join(dir, "Dockerfile"), "utf8"))?.[1] ?? "";
+  const [node, ...args] = JSON.parse(cmd) as string[];
+  assert.equal(node, "node");
+  assert.equal(args.at(-1), "dist/main.js");
+  const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c;
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  t.after(() => child.kill("SIGKILL"));
+  await eventually("the CRD to be served", () => client.list(Sample, { namespace }), 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n--- the operator's stderr\n${stderr}`);
+  });
+  const key = { namespace, name: "bundled" };
+  await client.create(Sample, { metadata: { ...key }, spec: { message: "from the bundle" } });
+  await eventually(
+    "the ConfigMap",
+    async () => (await client.get(corev1.ConfigMap, key)).data?.message === "from the bundle",
+  );
+  await client.delete(Sample, key);
+  await eventually("the Sample to be gone", () => client.get(Sample, key).then(() => false, isNotFound));
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0, stderr);
+  assert.doesNotMatch(stderr, /"level":(40|50)/, "no warning or error");
+});
+
 test("converge dev starts a local plane, runs the operator, restarts it on a change, and leaves the plane up", {
   timeout: minutes(4),
 }, async (t) => {

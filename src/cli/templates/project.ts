@@ -18,7 +18,7 @@ export function projectFiles(p: ProjectParams): Record<string, string> {
   return {
     "package.json": packageJson(p),
     "tsconfig.json": tsconfig,
-    ".gitignore": "node_modules/\n*.log\n",
+    ".gitignore": "node_modules/\n*.log\ndist/\n",
     "README.md": readme(p),
     "src/api.ts": definitionSource(k),
     "src/controller.ts": controllerSource(k, "./api.ts"),
@@ -41,6 +41,7 @@ function packageJson(p: ProjectParams): string {
       start: "node src/main.ts",
       test: 'node --test "test/**/*.test.ts"',
       generate: "converge generate",
+      build: "converge build",
     },
     dependencies: { converge: p.convergeSpec },
     devDependencies: { node: p.nodeSpec },
