@@ -243,6 +243,7 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
     start: "node src/main.ts",
     test: 'node --test "test/**/*.test.ts"',
     generate: "converge generate",
+    build: "converge build",
   });
   assert.deepEqual(pkg.dependencies, { converge: `file:${repo}` });
   assert.match(pkg.devDependencies.node, /^\^?24/);
