@@ -524,10 +524,7 @@ async function w1(
   tracker: Tracker,
   run: PeerRun,
 ): Promise<W1Result> {
-  await sleep(ctx.settleMs);
-  const requests0 = await scrapeRequests(ctx.plane);
-  const op = spawnPeer(ctx, peer, workers, tracker.namespace, "W1");
-  const a = { ...(await markAt(ctx, op)), requests: requests0 };
+  const { op, a } = await spawnMeasured(ctx, peer, workers, tracker.namespace, "W1");
   let failure: string | undefined;
   try {
     await converged(ctx, op, tracker, n, convergeTimeoutMs(n), "W1");
@@ -553,12 +550,25 @@ async function afterStop(ctx: BenchContext, op: PeerProcess, run: PeerRun, label
   return { ...b, requests: await scrapeRequests(ctx.plane), harness: ctx.ledger.snapshot() };
 }
 
-/** A mark without a scrape (the operator was just spawned; the scrape before it is the baseline). */
-async function markAt(ctx: BenchContext, op: PeerProcess): Promise<Mark> {
+/**
+ * Starts the operator of a workload that spawns its own (W1, W4), after the settle pause, with its start mark: the
+ * apiserver's counters are scraped just before the spawn (the baseline), everything else just after it.
+ */
+async function spawnMeasured(
+  ctx: BenchContext,
+  peer: PeerUnderTest,
+  workers: number,
+  namespace: string,
+  label: string,
+  resyncSeconds?: number,
+): Promise<{ op: PeerProcess; a: Mark }> {
+  await sleep(ctx.settleMs);
+  const requests = await scrapeRequests(ctx.plane);
+  const op = spawnPeer(ctx, peer, workers, namespace, label, resyncSeconds);
   const s = op.sampler.sample();
-  return {
+  const a: Mark = {
     at: performance.now(),
-    requests: {},
+    requests,
     harness: ctx.ledger.snapshot(),
     operatorCpu: 0,
     apiserverCpu: processCpuSeconds(componentPid(ctx.plane, "kube-apiserver")),
@@ -566,6 +576,7 @@ async function markAt(ctx: BenchContext, op: PeerProcess): Promise<Mark> {
     machineCpu: machineBusySeconds(),
     samplerT: s.t,
   };
+  return { op, a };
 }
 
 /** W4's warm-up: start-up and the initial list, left out of the CPU figure. */
@@ -579,10 +590,8 @@ async function w4(
   tracker: Tracker,
   run: PeerRun,
 ): Promise<W4Result> {
-  await sleep(ctx.settleMs);
-  const requests0 = await scrapeRequests(ctx.plane);
-  const op = spawnPeer(ctx, peer, workers, tracker.namespace, `W4, resync ${ctx.resyncSeconds} s`, ctx.resyncSeconds);
-  const a = { ...(await markAt(ctx, op)), requests: requests0 };
+  const label = `W4, resync ${ctx.resyncSeconds} s`;
+  const { op, a } = await spawnMeasured(ctx, peer, workers, tracker.namespace, label, ctx.resyncSeconds);
   const window = Math.max(ctx.idleSeconds, idleWarmupSeconds + 1);
   await sleep(idleWarmupSeconds * 1000);
   const warm = await mark(ctx, op);
