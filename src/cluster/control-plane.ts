@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -43,9 +44,14 @@ export interface ControlPlaneOptions {
   apiserverArgs?: readonly string[];
   /** How binaries are found or built (see ensureBinaries). */
   binaries?: BinaryOptions;
+  /** Finds or builds the binaries (default ensureBinaries): e.g. to take them from elsewhere. */
+  resolveBinaries?: (names: BinaryName[], options: BinaryOptions) => Promise<ResolvedBinaries>;
   /** Progress lines; default: none. */
   log?: (line: string) => void;
-  /** How long to wait for the plane to become ready (default 90 s). */
+  /**
+   * How long the components may take to become ready once the binaries are at hand (default 90 s); finding or
+   * building the binaries is not counted.
+   */
   readyTimeoutMs?: number;
 }
 
@@ -102,23 +108,36 @@ export class ControlPlane {
     return this.credentials.server;
   }
 
-  /** Starts a plane and resolves once it is ready (apiserver `/readyz`, and in full mode a Ready fake node). */
+  /**
+   * Starts a plane and resolves once it is ready (apiserver `/readyz`, and in full mode a Ready fake node). When a
+   * component fails to start, the data directory is kept for its logs and the error says where; the next start of
+   * a plane of the same name removes such directories.
+   */
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const name = options.name ?? "local";
     const mode = options.mode ?? "full";
     const log = options.log ?? (() => {});
-    const started = Date.now();
-    const deadline = started + (options.readyTimeoutMs ?? 90_000);
     const ownsDir = options.dir === undefined;
-    const dir = options.dir ?? (await mkdtemp(join(tmpdir(), `converge-${name}-`)));
+    if (ownsDir) await removeFailedStarts(name, log);
+    const dir = options.dir ?? (await mkdtemp(join(tmpdir(), tempPrefix(name))));
     await prepareDir(dir);
-    if (options.apiserverPort !== undefined) await assertPortFree(options.apiserverPort, "kube-apiserver");
 
     const names: BinaryName[] =
       mode === "full"
         ? ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
         : ["etcd", "kube-apiserver"];
-    const bins = await ensureBinaries(names, { log, ...options.binaries });
+    let bins: ResolvedBinaries;
+    try {
+      if (options.apiserverPort !== undefined) await assertPortFree(options.apiserverPort, "kube-apiserver");
+      bins = await (options.resolveBinaries ?? ensureBinaries)(names, { log, ...options.binaries });
+    } catch (err) {
+      // Nothing ran yet: there are no logs worth keeping.
+      if (ownsDir) await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    // The readiness deadline starts now: a first run may spend many minutes building the binaries.
+    const started = Date.now();
+    const deadline = started + (options.readyTimeoutMs ?? 90_000);
 
     const [etcdClient, etcdPeer, etcdMetrics, kcmPort, schedPort, kwokPort, freeApiPort] = await freePorts(7);
     const apiPort = options.apiserverPort ?? (freeApiPort as number);
@@ -349,7 +368,13 @@ export class ControlPlane {
       log(`control plane "${name}" (${mode}) ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       return plane;
     } catch (err) {
-      await plane.stop({ keepDir: !ownsDir });
+      await plane.stop({ keepDir: true });
+      await writePlaneState(dir, plane.state()).catch(() => {});
+      await writeFile(join(dir, failedMarker), `${(err as Error).message}\n`).catch(() => {});
+      const cleanup = ownsDir
+        ? `the next start of a "${name}" plane removes it`
+        : "`converge cluster down` or the next start removes it";
+      (err as Error).message += `\nthe data directory is kept for its logs: ${dir} (${cleanup})`;
       throw err;
     }
   }
@@ -414,6 +439,27 @@ export class ControlPlane {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+}
+
+/** Marks a data directory whose plane failed to start; it is kept only for its logs. */
+const failedMarker = "start-failed";
+
+const tempPrefix = (name: string) => `converge-${name}-`;
+
+/**
+ * Removes the temporary data directories that earlier failed starts of a plane of this name kept for their logs,
+ * once none of their processes runs.
+ */
+async function removeFailedStarts(name: string, log: (line: string) => void): Promise<void> {
+  const entries = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const entry of entries.filter((e) => e.startsWith(tempPrefix(name)))) {
+    const dir = join(tmpdir(), entry);
+    if (!existsSync(join(dir, failedMarker))) continue;
+    const state = await readPlaneState(dir).catch(() => undefined);
+    if (state?.components.some((c) => pidRuns(c.pid, c.binary))) continue;
+    await rm(dir, { recursive: true, force: true });
+    log(`removed ${dir}, kept by an earlier failed start`);
   }
 }
 

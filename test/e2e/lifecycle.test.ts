@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { ensureBinaries } from "../../src/cluster/binaries.ts";
 import { ControlPlane } from "../../src/cluster/control-plane.ts";
 import { freePorts } from "../../src/cluster/ports.ts";
 import { readPlaneState } from "../../src/cluster/state.ts";
@@ -185,4 +186,54 @@ test("a port in use is refused before anything starts; a busy data directory is 
   } finally {
     await plane.stop();
   }
+});
+
+test("the readiness deadline starts once the binaries are at hand, however long finding them took", async () => {
+  const readyTimeoutMs = 15_000;
+  const plane = await ControlPlane.start({
+    mode: "minimal",
+    readyTimeoutMs,
+    // A slow first build, shortened: resolving the binaries outlasts the whole readiness timeout.
+    resolveBinaries: async (names, options) => {
+      await new Promise((r) => setTimeout(r, readyTimeoutMs + 1_000));
+      return ensureBinaries(names, { ...options, build: false });
+    },
+  });
+  try {
+    assert.equal((await plane.http.request("GET", "/readyz")).status, 200);
+  } finally {
+    await plane.stop();
+  }
+});
+
+test("a failed start keeps its temporary data directory for the logs it names; the next start removes it", async () => {
+  const name = `failing-${process.pid}`;
+  let kept = "";
+  await assert.rejects(
+    ControlPlane.start({ mode: "minimal", name, apiserverArgs: ["--no-such-flag=1"] }),
+    (err: Error) => {
+      const m =
+        /the data directory is kept for its logs: (\S+) \(the next start of a "failing-\d+" plane removes it\)/.exec(
+          err.message,
+        );
+      assert.ok(m?.[1], err.message);
+      kept = m[1];
+      return true;
+    },
+  );
+  assert.match(await readFile(join(kept, "logs", "kube-apiserver.log"), "utf8"), /unknown flag: --no-such-flag/);
+  assert.deepEqual(await processesMentioning(kept), []);
+
+  const lines: string[] = [];
+  const plane = await ControlPlane.start({ mode: "minimal", name, log: (l) => lines.push(l) });
+  try {
+    assert.equal(await exists(kept), false, "the kept directory is removed by the next start");
+    assert.ok(
+      lines.some((l) => l.includes(kept)),
+      "and the start says so",
+    );
+  } finally {
+    await plane.stop();
+  }
+  assert.equal(await exists(plane.dir), false, "a plane that started and stopped leaves nothing behind");
 });
