@@ -1,6 +1,6 @@
 /**
  * `npm start`: the examples, live. Brings up a full local control plane (building the binaries on first use,
- * with progress), installs the examples' CRDs (and the third-party ones they use, from ../shared/crds), runs every
+ * with progress), installs the examples' CRDs (and the third-party ones they use, from third_party/crds), runs every
  * example operator in one manager, applies each example's samples, and shows them converging in a table that
  * updates until Ctrl-C. `npm start -- --once` prints the final state and exits 0 once every sample converged (1
  * if they did not within --timeout).
@@ -74,16 +74,12 @@ async function loadExamples(): Promise<Example[]> {
   return examples;
 }
 
-/** Third-party APIs the examples use (Dapr, Prometheus Operator): installed when their CRDs are at hand. */
+/** Third-party APIs the examples use (Dapr, Prometheus Operator), from their upstream CRDs in third_party/crds. */
 async function installThirdPartyCrds(client: KubeClient): Promise<string[]> {
-  const dir = join(root, "..", "shared", "crds");
+  const dir = join(root, "third_party", "crds");
   const names: string[] = [];
   for (const file of ["dapr.io_components.yaml", "monitoring.coreos.com_servicemonitors.yaml"]) {
     const path = join(dir, file);
-    if (!existsSync(path)) {
-      say(`  (${file} not found beside the repository: that API stays unserved, and children of its kind inactive)`);
-      continue;
-    }
     const crd = parseAllDocuments(await readFile(path, "utf8"))[0]?.toJS() as apiextensionsv1.CustomResourceDefinition;
     await client.apply(apiextensionsv1.CustomResourceDefinition, crd, { force: true, fieldManager: "converge-demo" });
     names.push(crd.metadata?.name ?? "");

@@ -10,7 +10,7 @@ import type { CustomResourceDefinition } from "../types/generated/apiextensions.
 import { crdsFromYaml, ImportError, importCrd } from "./import.ts";
 
 const repo = resolve(import.meta.dirname, "..", "..");
-const upstream = join(repo, "..", "shared", "crds");
+const upstream = join(repo, "third_party", "crds");
 const widgetsFile = join(repo, "test", "e2e", "fixtures", "import", "widgets.example.com.yaml");
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 /**
  * `converge import` against the real apiserver: Dapr's Component and Prometheus Operator's ServiceMonitor CRDs,
- * installed from ../shared/crds, are imported into a throwaway project; the modules type-check with the Client and a
+ * installed from third_party/crds, are imported into a throwaway project; the modules type-check with the Client and a
  * controller, objects made through them are accepted and read back, `.validate()` rejects what the apiserver
  * rejects, and `--from-cluster` gives the same bytes as the files.
  */
@@ -21,7 +21,7 @@ import { testPlane } from "../../src/testing/index.ts";
 import { apiextensionsv1, type KubeObject } from "../../src/types/index.ts";
 
 const repo = resolve(import.meta.dirname, "..", "..");
-const crds = join(repo, "..", "shared", "crds");
+const crds = join(repo, "third_party", "crds");
 const daprFile = join(crds, "dapr.io_components.yaml");
 const monitorFile = join(crds, "monitoring.coreos.com_servicemonitors.yaml");
 const widgetsFile = join(import.meta.dirname, "fixtures", "import", "widgets.example.com.yaml");

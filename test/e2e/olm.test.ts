@@ -27,7 +27,7 @@ const ClusterServiceVersionType = resourceType<ClusterServiceVersion>({
   namespaced: true,
 });
 
-const csvCrdFile = new URL("../../../shared/crds/operators.coreos.com_clusterserviceversions.yaml", import.meta.url);
+const csvCrdFile = new URL("../../third_party/crds/operators.coreos.com_clusterserviceversions.yaml", import.meta.url);
 
 before(async () => {
   const crd = parse(await readFile(csvCrdFile, "utf8")) as apiextensionsv1.CustomResourceDefinition;

@@ -95,7 +95,7 @@ test("the chart renders the webhook Service and configuration in the release nam
 test("the OLM bundle declares the webhook for OLM and points the Deployment at OLM's certificates", async (t) => {
   const csvCrd = parse(
     await readFile(
-      new URL("../../../shared/crds/operators.coreos.com_clusterserviceversions.yaml", import.meta.url),
+      new URL("../../third_party/crds/operators.coreos.com_clusterserviceversions.yaml", import.meta.url),
       "utf8",
     ),
   ) as apiextensionsv1.CustomResourceDefinition;

@@ -1,6 +1,6 @@
 /**
  * Guestbook end to end on the real plane (controller-manager, scheduler and kwok: the Deployment gets a ReplicaSet
- * and Ready pods), with Dapr's Component CRD installed from its upstream schema in ../shared/crds. The operator runs
+ * and Ready pods), with Dapr's Component CRD installed from its upstream schema in third_party/crds. The operator runs
  * as `npm start` runs it, in-process (scoped to each test's namespace) and as a separate process.
  */
 import assert from "node:assert/strict";
@@ -30,8 +30,8 @@ import { Component } from "../src/imported/dapr.io_components.ts";
 import operator from "../src/operator.ts";
 
 const project = fileURLToPath(new URL("..", import.meta.url));
-/** ../shared/crds beside the repository: upstream CRDs of third-party APIs. */
-const sharedCrds = join(project, "..", "..", "..", "shared", "crds");
+/** The repository's third_party/crds: upstream CRDs of third-party APIs. */
+const thirdPartyCrds = join(project, "..", "..", "third_party", "crds");
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "guestbook-test" });
@@ -39,7 +39,7 @@ test.after(() => client.close());
 
 // Dapr's CRD, as Dapr's chart installs it (server-side: the API is Dapr's, not the operator's), then the operator's.
 const daprCrd = parse(
-  await readFile(join(sharedCrds, "dapr.io_components.yaml"), "utf8"),
+  await readFile(join(thirdPartyCrds, "dapr.io_components.yaml"), "utf8"),
 ) as apiextensionsv1.CustomResourceDefinition;
 await client.apply(apiextensionsv1.CustomResourceDefinition, daprCrd, { force: true, fieldManager: "dapr" });
 await waitForCrds(client, ["components.dapr.io"]);

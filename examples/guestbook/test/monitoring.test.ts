@@ -2,7 +2,7 @@
  * The Guestbook operator's monitoring artifacts against the real tools: the chart renders its ServiceMonitor only
  * where monitoring.coreos.com/v1 is served (and the values flag is on), and what it renders, like the raw
  * config/prometheus/monitor.yaml, is accepted by the apiserver (server-side dry run, strict fields) once Prometheus
- * Operator's upstream ServiceMonitor CRD (../shared/crds) is installed.
+ * Operator's upstream ServiceMonitor CRD (third_party/crds) is installed.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -18,7 +18,7 @@ import { parse, parseAllDocuments, stringify } from "yaml";
 
 const project = fileURLToPath(new URL("..", import.meta.url));
 const chart = join(project, "charts", "guestbook-operator");
-const sharedCrds = join(project, "..", "..", "..", "shared", "crds");
+const thirdPartyCrds = join(project, "..", "..", "third_party", "crds");
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "guestbook-monitoring-test" });
@@ -154,7 +154,7 @@ test("helm template renders the ServiceMonitor only where monitoring.coreos.com/
 
 test("the rendered and the raw ServiceMonitors are accepted by the apiserver with Prometheus Operator's CRD", async (t) => {
   const crd = parse(
-    await readFile(join(sharedCrds, "monitoring.coreos.com_servicemonitors.yaml"), "utf8"),
+    await readFile(join(thirdPartyCrds, "monitoring.coreos.com_servicemonitors.yaml"), "utf8"),
   ) as apiextensionsv1.CustomResourceDefinition;
   await client.apply(apiextensionsv1.CustomResourceDefinition, crd, {
     force: true,
