@@ -138,6 +138,15 @@ export class Cache {
     await Promise.all([...this.shared.values()].map((s) => s.informer.waitForSync(timeoutMs)));
   }
 
+  /**
+   * Waits until every informer has listed, or found that its kind is not served (those go on waiting for their
+   * kind: a controller that needs one waits, the others run); fails after `timeoutMs` naming the informers that
+   * did neither.
+   */
+  async waitForSyncOrUnserved(timeoutMs = 120_000): Promise<void> {
+    await Promise.all([...this.shared.values()].map((s) => s.informer.waitForSyncOrUnserved(timeoutMs)));
+  }
+
   /** Whether every informer has synced (for readiness probes). */
   get synced(): boolean {
     return [...this.shared.values()].every((s) => s.informer.hasSynced);

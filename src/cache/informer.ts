@@ -1,5 +1,5 @@
 import type { KubeClient, WatchEvent } from "../client/api.ts";
-import { ApiError, GoneError, isGone, type StatusBody } from "../client/errors.ts";
+import { ApiError, GoneError, isGone, isNotFound, type StatusBody } from "../client/errors.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { type IndexFunc, keyOf, Store } from "./store.ts";
 
@@ -40,6 +40,11 @@ export interface InformerOptions<T extends KubeObject> {
   watchTimeoutSeconds?: readonly [number, number];
   /** Reconnect backoff: 800 ms doubling to 30 s, with full jitter, reset after 2 min of healthy watching. */
   backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
+  /**
+   * While the apiserver does not serve the kind (its CRD is not installed yet), the list is tried again after
+   * 1 s, doubling up to this (default 10 s), so that the informer starts soon after the CRD appears.
+   */
+  unservedRetryMaxMs?: number;
   /** Replay every cached object as an update this often (default: never). */
   resyncMs?: number;
   indexes?: Record<string, IndexFunc<T>>;
@@ -70,7 +75,10 @@ export class Informer<T extends KubeObject> {
   private readonly transform: (obj: T) => T;
   private resourceVersion: string | undefined;
   private synced = false;
-  private readonly syncWaiters: Array<() => void> = [];
+  private unserved = false;
+  private lastError: string | undefined;
+  /** Called whenever synced or unserved changes. */
+  private readonly stateWaiters = new Set<() => void>();
   private running: Promise<void> | undefined;
   private abort: AbortController | undefined;
   private stopped = false;
@@ -88,6 +96,19 @@ export class Informer<T extends KubeObject> {
 
   get hasSynced(): boolean {
     return this.synced;
+  }
+
+  /**
+   * True while the apiserver answers the kind's list with 404: its API is not served (a CRD not installed yet, or
+   * removed). The informer keeps trying and fills its store once the kind is served.
+   */
+  get isUnserved(): boolean {
+    return this.unserved;
+  }
+
+  /** The last list or watch failure, if the informer has not recovered from it yet. */
+  get lastFailure(): string | undefined {
+    return this.lastError;
   }
 
   /** The resourceVersion the informer has caught up to. */
@@ -137,16 +158,45 @@ export class Informer<T extends KubeObject> {
 
   /** Resolves once the first list is in the store; rejects after `timeoutMs` (default 120 s, like controller-runtime). */
   waitForSync(timeoutMs = 120_000): Promise<void> {
-    if (this.synced) return Promise.resolve();
+    return this.waitUntil(() => this.synced, timeoutMs, "did not sync");
+  }
+
+  /** Resolves once the first list is in the store, however long that takes (e.g. until a CRD is installed). */
+  whenSynced(): Promise<void> {
+    return this.waitUntil(() => this.synced, undefined, "");
+  }
+
+  /**
+   * Resolves once the informer has listed or has found that its kind is not served (then it goes on waiting for
+   * the kind); rejects after `timeoutMs` when it did neither, e.g. because every list was forbidden or failed.
+   */
+  waitForSyncOrUnserved(timeoutMs = 120_000): Promise<void> {
+    return this.waitUntil(() => this.synced || this.unserved, timeoutMs, "did not sync");
+  }
+
+  private waitUntil(done: () => boolean, timeoutMs: number | undefined, failure: string): Promise<void> {
+    if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`${this.describe()} did not sync within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.syncWaiters.push(() => {
+      const check = () => {
+        if (!done()) return;
         clearTimeout(timer);
+        this.stateWaiters.delete(check);
         resolve();
-      });
+      };
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.stateWaiters.delete(check);
+              const last = this.lastError ? ` (last error: ${this.lastError})` : "";
+              reject(new Error(`${this.describe()} ${failure} within ${timeoutMs} ms${last}`));
+            }, timeoutMs);
+      this.stateWaiters.add(check);
     });
+  }
+
+  private stateChanged(): void {
+    for (const check of [...this.stateWaiters]) check();
   }
 
   describe(): string {
@@ -163,6 +213,8 @@ export class Informer<T extends KubeObject> {
     const maxMs = this.options.backoff?.maxMs ?? 30_000;
     const resetAfterMs = this.options.backoff?.resetAfterMs ?? 120_000;
     let delay = initialMs;
+    const unservedMaxMs = this.options.unservedRetryMaxMs ?? 10_000;
+    let unservedDelay = 1_000;
     let needList = true;
     while (!this.stopped) {
       const started = Date.now();
@@ -170,6 +222,8 @@ export class Informer<T extends KubeObject> {
         if (needList) {
           await this.relist();
           needList = false;
+          unservedDelay = 1_000;
+          this.lastError = undefined;
         }
         await this.watchOnce();
         // A watch the server ends at once, over and over, would otherwise become a busy loop.
@@ -182,6 +236,23 @@ export class Informer<T extends KubeObject> {
           needList = true;
           continue;
         }
+        if (isNotFound(err)) {
+          // The kind is not served: a CRD not installed yet (or removed). Not an error of this operator; keep
+          // asking, often enough to start soon after the CRD appears.
+          if (!this.unserved) {
+            this.unserved = true;
+            this.log("warn", "the apiserver does not serve this kind; waiting for it (is its CRD installed?)", {
+              apiVersion: this.type.apiVersion,
+            });
+            this.stateChanged();
+          }
+          this.lastError = (err as Error).message;
+          needList = true;
+          await this.sleep(unservedDelay);
+          unservedDelay = Math.min(unservedDelay * 2, unservedMaxMs);
+          continue;
+        }
+        this.lastError = (err as Error).message;
         if (err instanceof StalledWatchError) {
           this.stats.stalls++;
           this.log("warn", "watch delivered nothing within the inactivity timeout; restarting it", {
@@ -250,10 +321,12 @@ export class Informer<T extends KubeObject> {
     }
     this.resourceVersion = rv;
     this.emitRaw({ type: "RELIST_END" });
-    if (!this.synced) {
-      this.synced = true;
-      for (const w of this.syncWaiters.splice(0)) w();
+    if (this.unserved) {
+      this.unserved = false;
+      this.log("info", "the kind is served now; listed", { apiVersion: this.type.apiVersion, objects: seen.size });
     }
+    if (!this.synced) this.synced = true;
+    this.stateChanged();
   }
 
   private selectors() {

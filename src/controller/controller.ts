@@ -37,6 +37,21 @@ interface Source {
   metadataOnly: boolean;
   /** `owns`: children it writes; `watches`: other kinds it only reads (RBAC generation tells them apart). */
   role: "owns" | "watches";
+  /** The controller runs without this kind while the apiserver does not serve it. */
+  optional: boolean;
+}
+
+/** Options of `owns()` and `watches()`. */
+export interface SourceOptions<C extends KubeObject> {
+  predicates?: Predicate<C>[];
+  /** Cache only the objects' metadata (names, labels, owners...). */
+  metadataOnly?: boolean;
+  /**
+   * Run without this kind while the cluster does not serve it (e.g. a ServiceMonitor where Prometheus Operator may
+   * be missing): its events start flowing once its CRD is installed. By default a controller waits for every kind
+   * it declares before its first reconcile (and reports itself not ready meanwhile).
+   */
+  optional?: boolean;
 }
 
 /** What the manager hands a controller when it is added. */
@@ -83,10 +98,7 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
    * A kind this controller creates: events on such an object reconcile its controller owner (found through
    * the controller ownerReference), so drift and deletion of children are repaired.
    */
-  owns<C extends KubeObject>(
-    type: ResourceType<C>,
-    opts: { predicates?: Predicate<C>[]; metadataOnly?: boolean } = {},
-  ): this {
+  owns<C extends KubeObject>(type: ResourceType<C>, opts: SourceOptions<C> = {}): this {
     const primary = this.requirePrimary("owns");
     const group = primary.type.group;
     const kind = primary.type.kind;
@@ -95,6 +107,7 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
       predicates: (opts.predicates ?? []) as Predicate[],
       metadataOnly: opts.metadataOnly ?? false,
       role: "owns",
+      optional: opts.optional ?? false,
       map: (obj) => {
         const ref = controllerOf(obj);
         if (!ref || ref.kind !== kind || groupOf(ref.apiVersion) !== group) return [];
@@ -109,7 +122,7 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
   watches<W extends KubeObject>(
     type: ResourceType<W>,
     map: (obj: W) => Array<string | ObjectKey>,
-    opts: { predicates?: Predicate<W>[]; metadataOnly?: boolean } = {},
+    opts: SourceOptions<W> = {},
   ): this {
     this.requirePrimary("watches");
     this.sources.push({
@@ -117,6 +130,7 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
       predicates: (opts.predicates ?? []) as Predicate[],
       metadataOnly: opts.metadataOnly ?? false,
       role: "watches",
+      optional: opts.optional ?? false,
       map: (obj) =>
         map(obj as W).map((k) => (typeof k === "string" ? k : k.namespace ? `${k.namespace}/${k.name}` : k.name)),
     });
@@ -162,6 +176,11 @@ export function controller(name: string): ControllerBuilder {
   return new ControllerBuilder(name);
 }
 
+/** `Component (dapr.io/v1alpha1)`, as logs and probes name a kind. */
+function kindOf(informer: Informer<KubeObject>): string {
+  return `${informer.type.kind} (${informer.type.apiVersion})`;
+}
+
 function passes<X extends KubeObject>(
   predicates: Predicate<X>[],
   event: "create" | "update" | "delete",
@@ -187,6 +206,9 @@ export class Controller<T extends KubeObject = KubeObject> {
   private queue: WorkQueue | undefined;
   private deps: ControllerDeps | undefined;
   private primaryInformer: Informer<T> | undefined;
+  /** The informers that must have listed before the first reconcile: the primary kind's and non-optional sources'. */
+  private readonly required: Informer<KubeObject>[] = [];
+  private stopped = false;
   private readonly cleanups: Array<() => void> = [];
   /** Child kinds watched for the declarative children API, by `apiVersion/kind`. */
   private readonly childWatches = new Map<string, { type: ResourceType; synced: Promise<void> }>();
@@ -238,11 +260,13 @@ export class Controller<T extends KubeObject = KubeObject> {
       },
     };
     this.cleanups.push(this.primaryInformer.addHandler(forHandler));
+    this.required.push(this.primaryInformer as unknown as Informer<KubeObject>);
     for (const source of this.sources) {
       const informer = deps.cache.informer(source.type, {
         ...scope,
         ...(source.metadataOnly ? { metadataOnly: true } : {}),
       });
+      if (!source.optional) this.required.push(informer);
       const enqueue = (obj: KubeObject, priority = 0) => {
         for (const key of source.map(obj)) queue.add(key, { priority });
       };
@@ -322,13 +346,38 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.cleanups.push(fn);
   }
 
-  /** Starts reconciling (the manager calls it once the cache has synced and, if electing, after leading). */
+  /**
+   * The kinds (described) whose informers have not listed yet, so the controller cannot start: typically kinds the
+   * apiserver does not serve yet. Empty once it can run.
+   */
+  waitingFor(): string[] {
+    return [...new Set(this.required.filter((i) => !i.hasSynced).map((i) => kindOf(i)))];
+  }
+
+  /**
+   * Starts reconciling (the manager calls it once the cache has synced or found kinds not served and, if electing,
+   * after leading). While a kind it needs is not served, the controller waits for it, keys queued meanwhile, and
+   * starts as soon as every such kind has listed: no restart needed when a CRD is installed late.
+   */
   start(): void {
-    this.requireSetup().queue.start();
+    const { queue, deps } = this.requireSetup();
+    const pending = this.required.filter((i) => !i.hasSynced);
+    if (pending.length === 0) {
+      queue.start();
+      return;
+    }
+    const kinds = this.waitingFor();
+    deps.log.warn({ waitingFor: kinds }, "waiting for kinds the apiserver does not serve yet; other controllers run");
+    void Promise.all(pending.map((i) => i.whenSynced())).then(() => {
+      if (this.stopped) return;
+      deps.log.info({ kinds }, "every kind is served now; starting");
+      queue.start();
+    });
   }
 
   /** Stops taking work and waits for running reconciles, up to `timeoutMs`. */
   async stop(timeoutMs = 30_000): Promise<{ unfinished: string[] }> {
+    this.stopped = true;
     for (const c of this.cleanups.splice(0)) c();
     if (!this.queue) return { unfinished: [] };
     return this.queue.shutdown({ timeoutMs });

@@ -76,7 +76,7 @@ export class HandlersBuilder<T extends KubeObject> {
   private readonly daemons: Array<[string, Handler<T>]> = [];
   private options: ControllerOptions = {};
   private predicates: Predicate<T>[] = [];
-  private readonly owned: ResourceType[] = [];
+  private readonly owned: Array<[ResourceType, { optional?: boolean }]> = [];
 
   constructor(name: string, type: ResourceType<T>) {
     this.name = name;
@@ -124,8 +124,8 @@ export class HandlersBuilder<T extends KubeObject> {
   }
 
   /** Children created by handlers, so that their changes re-run the handlers' checks (as `owns`). */
-  owns(type: ResourceType): this {
-    this.owned.push(type);
+  owns(type: ResourceType, opts: { optional?: boolean } = {}): this {
+    this.owned.push([type, opts]);
     return this;
   }
 
@@ -185,7 +185,7 @@ export class HandlersBuilder<T extends KubeObject> {
     };
 
     let builder = new ControllerBuilder(name).for(type, { predicates: this.predicates });
-    for (const o of this.owned) builder = builder.owns(o);
+    for (const [o, opts] of this.owned) builder = builder.owns(o, opts);
     const built = builder.withOptions(this.options).reconcile(async (req, rctx) => {
       const obj = rctx.object;
       if (!obj) {

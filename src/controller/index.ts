@@ -26,6 +26,7 @@ export {
   type ControllerOptions,
   controller,
   initialListPriority,
+  type SourceOptions,
 } from "./controller.ts";
 export { EventRecorder, type EventRecorderOptions } from "./events.ts";
 export { handleFinalizer, hasFinalizer, isDeleting } from "./finalizers.ts";

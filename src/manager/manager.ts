@@ -46,7 +46,11 @@ export interface ManagerOptions {
   webhook?: Omit<WebhookServerOptions, "registry"> & { onServing?: (server: WebhookServer) => Promise<void> };
   /** How long shutdown waits for running reconciles (default 30 s). */
   shutdownTimeoutMs?: number;
-  /** How long to wait for the caches to fill before failing (default 120 s). */
+  /**
+   * How long to wait for the caches to fill before failing (default 120 s). A kind the apiserver does not serve
+   * (its CRD not installed yet) does not fail the manager: the controllers that need it wait for it, report
+   * themselves on `/readyz` and in `converge_controller_waiting_kinds`, and start once it is served.
+   */
   cacheSyncTimeoutMs?: number;
   cache?: Omit<CacheOptions, "log">;
   log?: Logger | LoggerOptions;
@@ -64,6 +68,7 @@ export interface ReconcileEvent {
 /** The manager lost its lease; it has stopped reconciling. Exit, and let the replica restart as a standby. */
 export class LeadershipLostError extends Error {}
 
+/** A probe check: passes when it returns true; fails when it returns false or throws (the message is shown). */
 type Check = () => boolean | Promise<boolean>;
 
 /**
@@ -115,7 +120,14 @@ export class Manager {
       instance: options.leaderElection?.identity ?? hostname(),
       log: this.log,
     });
-    this.readyChecks.set("informers", () => this.cache.synced);
+    this.readyChecks.set("informers", () => {
+      const behind = this.cache
+        .informers()
+        .filter((i) => !i.hasSynced && !i.isUnserved)
+        .map((i) => `${i.describe()}${i.lastFailure ? `: ${i.lastFailure}` : ""}`);
+      if (behind.length) throw new Error(`not synced: ${behind.join("; ")}`);
+      return true;
+    });
     if (options.webhook) {
       const { onServing: _, ...serverOptions } = options.webhook;
       const webhookLog = this.log.child({ component: "webhook" });
@@ -141,6 +153,12 @@ export class Manager {
   add<T extends KubeObject>(controller: Controller<T>): this {
     if (this.state !== "new") throw new Error("add controllers before start()");
     const c = controller as unknown as Controller<KubeObject>;
+    this.readyChecks.set(`controller/${c.name}`, () => {
+      const waiting = c.waitingFor();
+      if (waiting.length) throw new Error(`waiting for ${waiting.join(", ")} to be served`);
+      return true;
+    });
+    this.metrics.waitingKinds(c.name, () => c.waitingFor().length);
     c.setup({
       client: this.client,
       cache: this.cache,
@@ -249,7 +267,7 @@ export class Manager {
     await this.startServers();
     this.cache.start();
     // Standby replicas fill their caches too, so that a takeover starts reconciling at once.
-    await this.cache.waitForSync(this.options.cacheSyncTimeoutMs ?? 120_000);
+    await this.cache.waitForSyncOrUnserved(this.options.cacheSyncTimeoutMs ?? 120_000);
     if (this.state !== "starting") return;
     this.state = "running";
     const le = this.options.leaderElection;
@@ -341,14 +359,20 @@ export class Manager {
           req.url === "/healthz" ? this.healthChecks : req.url === "/readyz" ? this.readyChecks : undefined;
         if (!checks) return notFound(res);
         const failed: string[] = [];
+        const details: string[] = [];
         for (const [name, check] of checks) {
-          const ok = await Promise.resolve()
+          const why = await Promise.resolve()
             .then(check)
-            .catch(() => false);
-          if (!ok) failed.push(name);
+            .then(
+              (ok) => (ok ? undefined : "failed"),
+              (err: unknown) => (err instanceof Error ? err.message : String(err)),
+            );
+          if (why === undefined) continue;
+          failed.push(name);
+          details.push(`[-]${name}: ${why}`);
         }
         res.writeHead(failed.length ? 500 : 200, { "content-type": "text/plain" });
-        res.end(failed.length ? `failed: ${failed.join(", ")}\n` : "ok\n");
+        res.end(failed.length ? `failed: ${failed.join(", ")}\n${details.join("\n")}\n` : "ok\n");
       });
     }
   }

@@ -27,6 +27,7 @@ export class OperatorMetrics {
   private readonly requests: Counter<"code" | "method" | "host">;
   private readonly requestDuration: Histogram<"verb" | "host">;
   readonly leaderStatus: Gauge<"name">;
+  private readonly waitingSources = new Map<string, () => number>();
   private readonly queues = new Map<string, { unfinished: () => number; longest: () => number }>();
 
   constructor() {
@@ -150,6 +151,16 @@ export class OperatorMetrics {
       buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
       registers,
     });
+    const waiting = this.waitingSources;
+    new Gauge({
+      name: "converge_controller_waiting_kinds",
+      help: "Number of kinds a controller waits for before it can start (kinds the apiserver does not serve yet)",
+      labelNames: ["controller"],
+      registers,
+      collect() {
+        for (const [controller, count] of waiting) this.set({ controller }, count());
+      },
+    });
     this.leaderStatus = new Gauge({
       name: "leader_election_master_status",
       help: "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master",
@@ -221,6 +232,11 @@ export class OperatorMetrics {
         if (detail.timedOut) this.timeouts.inc({ controller });
       },
     };
+  }
+
+  /** Reports how many kinds a controller waits for (0 once it can run), read at every scrape. */
+  waitingKinds(controller: string, count: () => number): void {
+    this.waitingSources.set(controller, count);
   }
 
   /** Counts a reconcile that threw a programming error (TypeError and the like). */

@@ -1,7 +1,7 @@
 /**
  * Installs the Guestbook CRD into the cluster of the current KUBECONFIG (e.g. one from `converge cluster up`) and
- * runs the operator until Ctrl-C. Dapr's Component CRD must be there already: it comes with Dapr, not with this
- * operator (which would otherwise wait for a kind the cluster does not serve).
+ * runs the operator until Ctrl-C. Dapr's Component CRD comes with Dapr, not with this operator: until it is there,
+ * the guestbook controller waits for the kind (and /readyz says so), then starts by itself.
  */
 import { Client, isNotFound, runOperator } from "converge";
 import { Component } from "./imported/dapr.io_components.ts";
@@ -15,10 +15,10 @@ const daprServed = await client.list(Component, { limit: 1 }).then(
 await client.close();
 if (!daprServed) {
   console.error(
-    "this cluster does not serve dapr.io/v1alpha1 Components: install Dapr, or only its CRD:\n" +
+    "this cluster does not serve dapr.io/v1alpha1 Components yet: the guestbook controller waits until it does.\n" +
+      "Install Dapr, or only its CRD:\n" +
       "  kubectl apply --server-side -f https://raw.githubusercontent.com/dapr/dapr/v1.18.3/charts/dapr/crds/components.yaml",
   );
-  process.exit(1);
 }
 
 console.error(`running ${operator.name} against the current KUBECONFIG (Ctrl-C stops it)`);
