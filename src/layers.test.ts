@@ -39,6 +39,7 @@ const allowed: Record<string, readonly string[]> = {
   ],
   // On top.
   testing: [
+    "pki",
     "cluster",
     "types",
     "definition",

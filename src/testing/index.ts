@@ -24,6 +24,18 @@ export {
   fakeApiError,
 } from "../client/fake.ts";
 
+export {
+  type FaultAction,
+  type FaultHandle,
+  type FaultMatch,
+  FaultProxy,
+  type FaultProxyOptions,
+  type FaultRule,
+  type KubeVerb,
+  type ProxiedRequest,
+  requestInfo,
+} from "./fault-proxy.ts";
+
 export interface TestPlane {
   /** Path of a kubeconfig for the plane (admin credentials). */
   kubeconfig: string;
