@@ -88,8 +88,8 @@ export interface ProxiedRequest {
 }
 
 export interface FaultProxyOptions {
-  /** The apiserver and the credentials to reach it with. */
-  upstream: Required<Pick<ClusterCredentials, "server" | "caCert" | "clientCert" | "clientKey">>;
+  /** The apiserver and the client certificate to reach it with (a test plane's `credentials`). */
+  upstream: ClusterCredentials;
   /** The longest a stalled request is held before its connection is reset (default 5 min). */
   maxHoldMs?: number;
   /** How many requests `requests` keeps (default 20,000, the oldest dropped first). */
@@ -141,13 +141,18 @@ export class FaultProxy {
     this.kubeconfig = kubeconfig;
     this.credentials = credentials;
     this.upstream = new URL(options.upstream.server);
-    const tls = { ca: options.upstream.caCert, keepAlive: true };
-    this.certAgent = new Agent({ ...tls, cert: options.upstream.clientCert, key: options.upstream.clientKey });
+    const { caCert, clientCert, clientKey } = options.upstream;
+    const tls = { ...(caCert ? { ca: caCert } : {}), keepAlive: true };
+    this.certAgent = new Agent({ ...tls, ...(clientCert && clientKey ? { cert: clientCert, key: clientKey } : {}) });
     this.tokenAgent = new Agent(tls);
   }
 
   /** Starts a proxy to `upstream`; `kubeconfigPath` is where to write its kubeconfig. */
   static async start(options: FaultProxyOptions & { kubeconfigPath: string }): Promise<FaultProxy> {
+    const { caCert, clientCert, clientKey } = options.upstream;
+    if (!caCert || !clientCert || !clientKey) {
+      throw new Error("FaultProxy: upstream needs caCert, clientCert and clientKey (a plane's admin credentials)");
+    }
     const ca = await createCa({ commonName: "converge-fault-proxy-ca" });
     const serving = await issueLeaf(ca, { subject: "CN=converge-fault-proxy", usage: "server", ips: ["127.0.0.1"] });
     let proxy: FaultProxy | undefined;
@@ -163,12 +168,7 @@ export class FaultProxy {
       server.listen({ host: "127.0.0.1", port: 0 }, resolve);
     });
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const credentials = {
-      server: url,
-      caCert: ca.cert,
-      clientCert: options.upstream.clientCert,
-      clientKey: options.upstream.clientKey,
-    };
+    const credentials = { server: url, caCert: ca.cert, clientCert, clientKey };
     await writeFile(options.kubeconfigPath, kubeconfigYaml("fault-proxy", credentials), { mode: 0o600 });
     proxy = new FaultProxy(options, server, url, options.kubeconfigPath, credentials);
     const p = proxy;

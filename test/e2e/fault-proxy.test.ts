@@ -18,10 +18,8 @@ let dir: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "converge-fault-proxy-"));
-  const { server, caCert, clientCert, clientKey } = plane.credentials;
-  assert.ok(caCert && clientCert && clientKey, "the test plane has client-certificate credentials");
   proxy = await FaultProxy.start({
-    upstream: { server, caCert, clientCert, clientKey },
+    upstream: plane.credentials,
     kubeconfigPath: join(dir, "kubeconfig"),
     maxHoldMs: 20_000,
   });
