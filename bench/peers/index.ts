@@ -182,9 +182,19 @@ async function withTicker<T>(log: (line: string) => void, label: string, work: (
   }
 }
 
+/**
+ * Builds a Go program of the repository (a folder with go.mod, go.sum and main.go, e.g. the chaos suite's
+ * controller-runtime peer) into `<converge cache>/bench`, unless the same sources and toolchain were built before.
+ */
+export async function buildGoProgram(dir: string, name: string, log: (line: string) => void): Promise<string> {
+  const env = process.env;
+  const cacheDir = join(cacheRoot(env), "bench");
+  await mkdir(cacheDir, { recursive: true });
+  return buildGo(name, await goVersion(env), { cacheDir, env, log }, dir);
+}
+
 /** Builds bench/peers/<name> (a Go module) into the cache unless the same sources and toolchain were built before. */
-async function buildGo(name: string, go: string, ctx: BuildContext): Promise<string> {
-  const dir = join(here, name);
+async function buildGo(name: string, go: string, ctx: BuildContext, dir = join(here, name)): Promise<string> {
   const key = await hashOf(
     ["go.mod", "go.sum", "main.go"].map((f) => join(dir, f)),
     [go, ctx.env.GOOS ?? "", ctx.env.GOARCH ?? ""],

@@ -94,10 +94,10 @@ export class ComponentProcess {
     return `${this.name} ${how}. Last lines of ${this.logFile}:\n${await logTail(this.logFile)}`;
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
-  async stop(graceMs = 5_000): Promise<void> {
+  /** SIGTERM (or `signal`), then SIGKILL after `graceMs`; resolves once the process is gone. */
+  async stop(graceMs = 5_000, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     if (!this.running) return;
-    this.child.kill("SIGTERM");
+    this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     await this.exited;
     clearTimeout(timer);

@@ -81,6 +81,8 @@ export interface ProxiedRequest {
   userAgent: string;
   /** The status the client got, or 0 when it got none (stalled, reset). */
   status: number;
+  /** When the apiserver's answer arrived (Date.now()), for requests it saw. */
+  answeredAt?: number;
   /** The fault applied, if any. */
   fault?: string;
   /** Whether the apiserver saw it. */
@@ -364,6 +366,7 @@ export class FaultProxy {
       },
       (up) => {
         entry.forwarded = true;
+        entry.answeredAt = Date.now();
         entry.status = up.statusCode ?? 0;
         if (how.resetAfter) {
           // The apiserver has answered: its effect is committed, and the client never hears of it.
