@@ -195,10 +195,10 @@ test("scaffold names: kinds, groups, versions and project names are checked", ()
 test("registering a kind in an operator module goes above its markers, at their indentation", () => {
   const k = kindNames({ group: "cache.example.com", version: "v1", kind: "Memcached" });
   const lines = registration(k, { api: "./api/memcached.ts", controller: "./controllers/memcached.ts" });
-  const source = `import { defineOperator } from "converge";\n${markers.imports}\n\nexport default defineOperator({\n  definitions: [\n    ${markers.definitions}\n  ],\n  controllers: [\n    ${markers.controllers}\n  ],\n});\n`;
+  const source = `import { defineOperator } from "converge-sdk";\n${markers.imports}\n\nexport default defineOperator({\n  definitions: [\n    ${markers.definitions}\n  ],\n  controllers: [\n    ${markers.controllers}\n  ],\n});\n`;
   assert.equal(
     addToOperator(source, lines),
-    `import { defineOperator } from "converge";\n` +
+    `import { defineOperator } from "converge-sdk";\n` +
       `import { Memcached } from "./api/memcached.ts";\n` +
       `import { memcachedController } from "./controllers/memcached.ts";\n${markers.imports}\n\n` +
       `export default defineOperator({\n  definitions: [\n    Memcached,\n    ${markers.definitions}\n  ],\n` +
@@ -245,7 +245,7 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
     generate: "converge generate",
     build: "converge build",
   });
-  assert.deepEqual(pkg.dependencies, { converge: `file:${repo}` });
+  assert.deepEqual(pkg.dependencies, { "converge-sdk": `file:${repo}` });
   assert.match(pkg.devDependencies.node, /^\^?24/);
   assert.deepEqual(pkg.allowScripts, { node: true });
   const tsconfig = JSON.parse(await readFile(join(dir, "tsconfig.json"), "utf8"));
@@ -279,7 +279,10 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
   await mkdir(join(tmp, "empty"));
   const inEmpty = await cli(tmp, "init", "other", "--dir", "empty", "--converge", "^0.1.0");
   assert.equal(inEmpty.code, 0, inEmpty.stderr);
-  assert.equal(JSON.parse(await readFile(join(tmp, "empty", "package.json"), "utf8")).dependencies.converge, "^0.1.0");
+  assert.equal(
+    JSON.parse(await readFile(join(tmp, "empty", "package.json"), "utf8")).dependencies["converge-sdk"],
+    "^0.1.0",
+  );
 
   for (const [args, message] of [
     [["Bad_Name"], /project name "Bad_Name" must be a DNS label/],
@@ -294,14 +297,14 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
   }
 });
 
-/** A scaffolded project whose `converge` resolves to this repository without an npm install. */
+/** A scaffolded project whose `converge-sdk` resolves to this repository without an npm install. */
 async function linkedProject(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const tmp = await tempDir(t);
   const made = await cli(tmp, "init", "demo");
   assert.equal(made.code, 0, made.stderr);
   const dir = join(tmp, "demo");
   await mkdir(join(dir, "node_modules"));
-  await symlink(repo, join(dir, "node_modules", "converge"));
+  await symlink(repo, join(dir, "node_modules", "converge-sdk"));
   return dir;
 }
 

@@ -30,7 +30,7 @@ export interface BuildOptions {
   outDir?: string;
   /**
    * Packages loaded from node_modules instead of bundled (default: the project's package.json dependencies,
-   * optional and peer dependencies, except `converge`).
+   * optional and peer dependencies, except `converge-sdk`).
    */
   external?: readonly string[];
 }
@@ -49,12 +49,12 @@ export class BuildError extends Error {
   override name = "BuildError";
 }
 
-/** The packages a project declares, but converge: those it installs itself, where the bundle will find them. */
+/** The packages a project declares, but Converge: those it installs itself, where the bundle will find them. */
 async function declaredPackages(dir: string): Promise<string[]> {
   const text = await readFile(join(dir, "package.json"), "utf8").catch(() => "{}");
   const pkg = JSON.parse(text) as Record<string, Record<string, string> | undefined>;
   const names = ["dependencies", "optionalDependencies", "peerDependencies"].flatMap((k) => Object.keys(pkg[k] ?? {}));
-  return [...new Set(names)].filter((n) => n !== "converge");
+  return [...new Set(names)].filter((n) => n !== "converge-sdk");
 }
 
 /** Bundles an operator project's entry point with Converge into `dist/` (see the module comment). */

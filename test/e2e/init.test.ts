@@ -88,10 +88,10 @@ before(
     dir = join(tmp, "demo");
     await run(process.execPath, [cli, "init", "demo"], { cwd: tmp, timeoutMs: 30_000 });
     const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8"));
-    assert.equal(pkg.dependencies.converge, `file:${repo}`);
+    assert.equal(pkg.dependencies["converge-sdk"], `file:${repo}`);
     // The workspace's own converge and npm's cache: only what is not cached (the node runtime, at worst) is fetched.
     await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: dir, timeoutMs: minutes(5) });
-    assert.equal(await realpath(join(dir, "node_modules", "converge")), await realpath(repo));
+    assert.equal(await realpath(join(dir, "node_modules", "converge-sdk")), await realpath(repo));
   },
   { timeout: minutes(6) },
 );

@@ -3,7 +3,7 @@
  * runs the operator until Ctrl-C. Dapr's Component CRD must be there already: it comes with Dapr, not with this
  * operator (which would otherwise wait for a kind the cluster does not serve).
  */
-import { Client, isNotFound, runOperator } from "converge";
+import { Client, isNotFound, runOperator } from "converge-sdk";
 import { Component } from "./imported/dapr.io_components.ts";
 import operator from "./operator.ts";
 
