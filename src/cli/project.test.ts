@@ -218,6 +218,10 @@ test("every project command has --help", async () => {
   for (const name of ["init", "create", "generate", "install", "uninstall", "run", "dev", "cluster"]) {
     assert.match(stdout, new RegExp(`\\n  ${name} `), name);
   }
+  const { version } = JSON.parse(await readFile(join(repo, "package.json"), "utf8"));
+  const init = (await cli(repo, "init", "--help")).stdout.replace(/\s+/g, " ");
+  assert.ok(init.includes(`--converge <spec> the converge-sdk dependency: a version or range, or a path`), init);
+  assert.ok(init.includes(`(default: "^${version}")`), init);
 });
 
 test("init scaffolds a project in a new or empty folder, and refuses anything else", async (t) => {
@@ -245,8 +249,9 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
     generate: "converge generate",
     build: "converge build",
   });
-  assert.deepEqual(pkg.dependencies, { "converge-sdk": `file:${repo}` });
-  assert.match(pkg.devDependencies.node, /^\^?24/);
+  const own = JSON.parse(await readFile(join(repo, "package.json"), "utf8"));
+  assert.deepEqual(pkg.dependencies, { "converge-sdk": `^${own.version}` });
+  assert.equal(pkg.devDependencies.node, own.devDependencies.node, "the repository's Node (projectNodeSpec)");
   assert.deepEqual(pkg.allowScripts, { node: true });
   const tsconfig = JSON.parse(await readFile(join(dir, "tsconfig.json"), "utf8"));
   for (const option of ["strict", "erasableSyntaxOnly", "allowImportingTsExtensions", "noEmit"]) {
@@ -277,12 +282,21 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^error: demo is not empty/);
   await mkdir(join(tmp, "empty"));
-  const inEmpty = await cli(tmp, "init", "other", "--dir", "empty", "--converge", "^0.1.0");
+  const inEmpty = await cli(tmp, "init", "other", "--dir", "empty", "--converge", "~0.1.2");
   assert.equal(inEmpty.code, 0, inEmpty.stderr);
-  assert.equal(
-    JSON.parse(await readFile(join(tmp, "empty", "package.json"), "utf8")).dependencies["converge-sdk"],
-    "^0.1.0",
-  );
+  const dependency = async (folder: string) =>
+    JSON.parse(await readFile(join(tmp, folder, "package.json"), "utf8")).dependencies["converge-sdk"];
+  assert.equal(await dependency("empty"), "~0.1.2");
+  // Paths are relative to where init runs, not to the new package.json: they are written absolute.
+  for (const [spec, folder, expected] of [
+    ["../converge-sdk-0.1.0.tgz", "tarball", `file:${join(tmp, "..", "converge-sdk-0.1.0.tgz")}`],
+    ["file:converge", "checkout", `file:${join(tmp, "converge")}`],
+    [repo, "absolute", `file:${repo}`],
+  ] as const) {
+    const r = await cli(tmp, "init", folder, "--converge", spec);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await dependency(folder), expected, spec);
+  }
 
   for (const [args, message] of [
     [["Bad_Name"], /project name "Bad_Name" must be a DNS label/],

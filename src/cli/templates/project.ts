@@ -9,9 +9,13 @@ export interface ProjectParams {
   kind: KindNames;
   /** The `converge-sdk` dependency: a version range, or any other npm spec (a tarball, `file:` a checkout). */
   convergeSpec: string;
-  /** The `node` devDependency that gives npm scripts Node 24 (a version range). */
-  nodeSpec: string;
 }
+
+/**
+ * The `node` devDependency of a new project, which gives its npm scripts Node 24: the repository's own (a test
+ * keeps them equal; the published package.json has no devDependencies to read it from).
+ */
+export const projectNodeSpec = "^24.21.0";
 
 export function projectFiles(p: ProjectParams): Record<string, string> {
   const k = p.kind;
@@ -44,7 +48,7 @@ function packageJson(p: ProjectParams): string {
       build: "converge build",
     },
     dependencies: { "converge-sdk": p.convergeSpec },
-    devDependencies: { node: p.nodeSpec },
+    devDependencies: { node: projectNodeSpec },
     allowScripts: { node: true },
   };
   return `${JSON.stringify(pkg, null, 2)}\n`;
