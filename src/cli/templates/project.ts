@@ -49,7 +49,9 @@ function packageJson(p: ProjectParams): string {
     },
     dependencies: { "converge-sdk": p.convergeSpec },
     devDependencies: { node: projectNodeSpec },
-    allowScripts: { node: true },
+    // npm runs dependencies' install scripts only when allowed: node's fetches the Node 24 binary, esbuild's
+    // (a dependency of converge-sdk, for `converge build`) checks its native binary.
+    allowScripts: { node: true, esbuild: true },
   };
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }
