@@ -45,7 +45,7 @@ test("buildOperator bundles the project's TypeScript and converge into dist/main
   const files = result.files.map((f) => f.path);
   assert.ok(files.includes("dist/main.js") && files.includes("dist/main.js.map"), files.join(", "));
   assert.ok(result.files.every((f) => f.bytes > 0));
-  // converge (Node cannot strip types in node_modules) and its own packages (pino, prom-client, ...) are bundled.
+  // converge-sdk and its own packages (pino, prom-client, ...) are bundled.
   assert.deepEqual(result.external, ["yaml"]);
 
   const { stdout } = await promisify(execFile)(process.execPath, [...runtimeNodeFlags, result.outFile], { cwd: dir });
