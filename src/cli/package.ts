@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /** Its root: two folders up in both layouts (src/cli/ here, dist/cli/ in the package). */
-export const packageRoot = resolve(import.meta.dirname, "..", "..");
+const packageRoot = resolve(import.meta.dirname, "..", "..");
 
 export const packageVersion = (
   JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }
