@@ -90,7 +90,7 @@ export function importCommand(): Command {
     .option("-o, --out <dir>", "output folder, relative to the project folder", join("src", "imported"))
     .option("--kubeconfig <path>", "with --from-cluster: kubeconfig file (default: KUBECONFIG, else ~/.kube/config)")
     .option("--context <name>", "with --from-cluster: kubeconfig context (default: the current one)")
-    .option("--from <module>", "the module the generated code imports defineResource and Type from", "converge")
+    .option("--from <module>", "the module the generated code imports defineResource and Type from", "converge-sdk")
     .showHelpAfterError()
     .action(async (sources: string[], opts: ImportCommandOptions) => {
       const crds = opts.fromCluster ? await fromCluster(sources, opts) : await fromFiles(sources);

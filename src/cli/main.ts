@@ -2,11 +2,12 @@
 import { Command } from "commander";
 import { clusterCommand } from "./cluster.ts";
 import { importCommand } from "./import.ts";
+import { packageVersion } from "./package.ts";
 import { projectCommands } from "./project.ts";
 
 const program = new Command("converge")
   .description("Converge: write Kubernetes operators in TypeScript")
-  .version("0.1.0")
+  .version(packageVersion)
   .showHelpAfterError()
   // Options of the program only before a command: `init --version v1` is init's --version, not the program's.
   .enablePositionalOptions()

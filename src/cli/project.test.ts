@@ -195,10 +195,10 @@ test("scaffold names: kinds, groups, versions and project names are checked", ()
 test("registering a kind in an operator module goes above its markers, at their indentation", () => {
   const k = kindNames({ group: "cache.example.com", version: "v1", kind: "Memcached" });
   const lines = registration(k, { api: "./api/memcached.ts", controller: "./controllers/memcached.ts" });
-  const source = `import { defineOperator } from "converge";\n${markers.imports}\n\nexport default defineOperator({\n  definitions: [\n    ${markers.definitions}\n  ],\n  controllers: [\n    ${markers.controllers}\n  ],\n});\n`;
+  const source = `import { defineOperator } from "converge-sdk";\n${markers.imports}\n\nexport default defineOperator({\n  definitions: [\n    ${markers.definitions}\n  ],\n  controllers: [\n    ${markers.controllers}\n  ],\n});\n`;
   assert.equal(
     addToOperator(source, lines),
-    `import { defineOperator } from "converge";\n` +
+    `import { defineOperator } from "converge-sdk";\n` +
       `import { Memcached } from "./api/memcached.ts";\n` +
       `import { memcachedController } from "./controllers/memcached.ts";\n${markers.imports}\n\n` +
       `export default defineOperator({\n  definitions: [\n    Memcached,\n    ${markers.definitions}\n  ],\n` +
@@ -218,6 +218,10 @@ test("every project command has --help", async () => {
   for (const name of ["init", "create", "generate", "install", "uninstall", "run", "dev", "cluster"]) {
     assert.match(stdout, new RegExp(`\\n  ${name} `), name);
   }
+  const { version } = JSON.parse(await readFile(join(repo, "package.json"), "utf8"));
+  const init = (await cli(repo, "init", "--help")).stdout.replace(/\s+/g, " ");
+  assert.ok(init.includes(`--converge <spec> the converge-sdk dependency: a version or range, or a path`), init);
+  assert.ok(init.includes(`(default: "^${version}")`), init);
 });
 
 test("init scaffolds a project in a new or empty folder, and refuses anything else", async (t) => {
@@ -245,9 +249,10 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
     generate: "converge generate",
     build: "converge build",
   });
-  assert.deepEqual(pkg.dependencies, { converge: `file:${repo}` });
-  assert.match(pkg.devDependencies.node, /^\^?24/);
-  assert.deepEqual(pkg.allowScripts, { node: true });
+  const own = JSON.parse(await readFile(join(repo, "package.json"), "utf8"));
+  assert.deepEqual(pkg.dependencies, { "converge-sdk": `^${own.version}` });
+  assert.equal(pkg.devDependencies.node, own.devDependencies.node, "the repository's Node (projectNodeSpec)");
+  assert.deepEqual(pkg.allowScripts, { node: true, esbuild: true });
   const tsconfig = JSON.parse(await readFile(join(dir, "tsconfig.json"), "utf8"));
   for (const option of ["strict", "erasableSyntaxOnly", "allowImportingTsExtensions", "noEmit"]) {
     assert.equal(tsconfig.compilerOptions[option], true, option);
@@ -277,9 +282,21 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^error: demo is not empty/);
   await mkdir(join(tmp, "empty"));
-  const inEmpty = await cli(tmp, "init", "other", "--dir", "empty", "--converge", "^0.1.0");
+  const inEmpty = await cli(tmp, "init", "other", "--dir", "empty", "--converge", "~0.1.2");
   assert.equal(inEmpty.code, 0, inEmpty.stderr);
-  assert.equal(JSON.parse(await readFile(join(tmp, "empty", "package.json"), "utf8")).dependencies.converge, "^0.1.0");
+  const dependency = async (folder: string) =>
+    JSON.parse(await readFile(join(tmp, folder, "package.json"), "utf8")).dependencies["converge-sdk"];
+  assert.equal(await dependency("empty"), "~0.1.2");
+  // Paths are relative to where init runs, not to the new package.json: they are written absolute.
+  for (const [spec, folder, expected] of [
+    ["../converge-sdk-0.1.0.tgz", "tarball", `file:${join(tmp, "..", "converge-sdk-0.1.0.tgz")}`],
+    ["file:converge", "checkout", `file:${join(tmp, "converge")}`],
+    [repo, "absolute", `file:${repo}`],
+  ] as const) {
+    const r = await cli(tmp, "init", folder, "--converge", spec);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await dependency(folder), expected, spec);
+  }
 
   for (const [args, message] of [
     [["Bad_Name"], /project name "Bad_Name" must be a DNS label/],
@@ -294,14 +311,14 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
   }
 });
 
-/** A scaffolded project whose `converge` resolves to this repository without an npm install. */
+/** A scaffolded project whose `converge-sdk` resolves to this repository without an npm install. */
 async function linkedProject(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const tmp = await tempDir(t);
   const made = await cli(tmp, "init", "demo");
   assert.equal(made.code, 0, made.stderr);
   const dir = join(tmp, "demo");
   await mkdir(join(dir, "node_modules"));
-  await symlink(repo, join(dir, "node_modules", "converge"));
+  await symlink(repo, join(dir, "node_modules", "converge-sdk"));
   return dir;
 }
 

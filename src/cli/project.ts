@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type Dirent, type FSWatcher, watch } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client/client.ts";
 import { isNotFound } from "../client/errors.ts";
@@ -16,6 +16,7 @@ import { generators } from "../generate/index.ts";
 import { loadOperator, runGenerate } from "../generate/run.ts";
 import { installCrds, type OperatorDefinition, runOperator } from "../operator/operator.ts";
 import { CustomResourceDefinition } from "../types/generated/apiextensions.v1.ts";
+import { packageVersion } from "./package.ts";
 import {
   addToOperator,
   controllerSource,
@@ -27,8 +28,6 @@ import {
 import { type KindNames, kindNames, kindProblem, projectNameProblem } from "./templates/names.ts";
 import { projectFiles } from "./templates/project.ts";
 
-/** The repository (or installed package) this CLI belongs to. */
-const convergeRoot = resolve(import.meta.dirname, "..", "..");
 const defaultOperator = "src/operator.ts";
 
 const progress = (line: string): void => {
@@ -137,17 +136,14 @@ export function projectCommands(): Command[] {
 
 // --- init ---------------------------------------------------------------------------------------------------
 
-async function convergePackage(): Promise<{ version: string; devDependencies?: Record<string, string> }> {
-  return JSON.parse(await readFile(join(convergeRoot, "package.json"), "utf8")) as {
-    version: string;
-    devDependencies?: Record<string, string>;
-  };
-}
-
-/** The `converge` dependency of a new project: this very copy when it is a work tree, else its version. */
-async function defaultConvergeSpec(): Promise<string> {
-  if (convergeRoot.split(sep).includes("node_modules")) return `^${(await convergePackage()).version}`;
-  return `file:${convergeRoot}`;
+/**
+ * The `converge-sdk` dependency of a new project as package.json takes it. Paths (a tarball, a checkout) become
+ * absolute `file:` specs, since the project's package.json is not in the folder they are relative to.
+ */
+function convergeSpec(spec: string): string {
+  if (spec.startsWith("file:")) return `file:${resolve(spec.slice("file:".length))}`;
+  if (spec.startsWith(".") || isAbsolute(spec) || /\.(tgz|tar\.gz|tar)$/.test(spec)) return `file:${resolve(spec)}`;
+  return spec;
 }
 
 function initCommand(): Command {
@@ -158,11 +154,15 @@ function initCommand(): Command {
     .option("--group <group>", "API group of the first kind", "example.com")
     .option("--kind <kind>", "the first kind (UpperCamelCase)", "Sample")
     .option("--version <version>", "version of the first kind", "v1alpha1")
-    .option("--converge <spec>", "the converge dependency (default: file:<this converge>)")
+    .option(
+      "--converge <spec>",
+      "the converge-sdk dependency: a version or range, or a path to a packed tarball or a checkout",
+      `^${packageVersion}`,
+    )
     .action(
       async (
         name: string,
-        opts: { dir?: string; group: string; kind: string; version: string; converge?: string },
+        opts: { dir?: string; group: string; kind: string; version: string; converge: string },
       ): Promise<void> => {
         const problem = projectNameProblem(name) ?? kindProblem(opts);
         if (problem) throw new Error(problem);
@@ -173,13 +173,7 @@ function initCommand(): Command {
           throw err;
         });
         if (entries.length > 0) throw new Error(`${shown(dir)} is not empty: choose a new folder with --dir`);
-        const pkg = await convergePackage();
-        const files = projectFiles({
-          name,
-          kind: kindNames(opts),
-          convergeSpec: opts.converge ?? (await defaultConvergeSpec()),
-          nodeSpec: pkg.devDependencies?.node ?? "^24.0.0",
-        });
+        const files = projectFiles({ name, kind: kindNames(opts), convergeSpec: convergeSpec(opts.converge) });
         await writeNew(dir, files);
         for (const path of Object.keys(files).sort()) out(`created ${shown(join(dir, path))}`);
         const cd = shown(dir);
@@ -504,7 +498,8 @@ function devCommand(): Command {
       progress(`control plane "${opts.name}" is ready at ${up.server} (${up.seconds.toFixed(1)}s)`);
     }
 
-    const main = join(import.meta.dirname, "main.ts");
+    // main.ts in the repository, main.js in the package.
+    const main = join(import.meta.dirname, `main${extname(import.meta.filename)}`);
     const args = [...process.execArgv, main, "run", "--dir", dir, "--operator", opts.operator];
     let child: ChildProcess | undefined;
     let stopping = false;

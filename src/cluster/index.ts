@@ -1,5 +1,5 @@
 /**
- * `converge/cluster`: a real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+ * `converge-sdk/cluster`: a real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
  * kube-scheduler and kwok fake nodes) on 127.0.0.1, built from Go modules and cached outside the work tree.
  */
 export {

@@ -1,8 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, extname, join } from "node:path";
 import { type ComponentStatus, type ControlPlaneOptions, componentStatuses } from "./control-plane.ts";
 import { planeDir } from "./paths.ts";
 import { logTail, pidRuns } from "./process.ts";
@@ -63,7 +62,8 @@ export async function upNamed(name: string, options: UpOptions = {}): Promise<Up
   const childOptions: ControlPlaneOptions = { ...planeOptions, name, dir };
   const logFile = supervisorLog(dir);
   const fd = openSync(logFile, "w");
-  const entry = join(dirname(fileURLToPath(import.meta.url)), "supervisor.ts");
+  // Beside this module and in its language: supervisor.ts in the repository, supervisor.js in the package.
+  const entry = join(import.meta.dirname, `supervisor${extname(import.meta.filename)}`);
   const child = spawn(process.execPath, [...process.execArgv, entry, JSON.stringify(childOptions)], {
     detached: true,
     stdio: ["ignore", fd, fd, "ipc"],

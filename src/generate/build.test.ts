@@ -9,16 +9,16 @@ import { BuildError, buildOperator, runtimeNodeFlags } from "./build.ts";
 
 const repo = resolve(import.meta.dirname, "..", "..");
 
-/** A project folder whose node_modules holds this repository as `converge` and its dependencies. */
+/** A project folder whose node_modules holds this repository as `converge-sdk` and its dependencies. */
 async function project(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "converge-build-"));
   await mkdir(join(dir, "node_modules"));
   for (const entry of await readdir(join(repo, "node_modules"))) {
-    if (!entry.startsWith(".") && entry !== "converge")
+    if (!entry.startsWith(".") && entry !== "converge-sdk")
       await symlink(join(repo, "node_modules", entry), join(dir, "node_modules", entry));
   }
-  await symlink(repo, join(dir, "node_modules", "converge"));
-  const pkg = { name: "p", type: "module", dependencies: { converge: "file:../converge", yaml: "^2" } };
+  await symlink(repo, join(dir, "node_modules", "converge-sdk"));
+  const pkg = { name: "p", type: "module", dependencies: { "converge-sdk": "file:../converge", yaml: "^2" } };
   await writeFile(join(dir, "package.json"), JSON.stringify(pkg));
   for (const [path, content] of Object.entries(files)) {
     await mkdir(join(dir, path, ".."), { recursive: true });
@@ -31,7 +31,7 @@ test("buildOperator bundles the project's TypeScript and converge into dist/main
   const dir = await project({
     "src/names.ts": "export const plural = (t: { plural: string }): string => t.plural;\n",
     "src/main.ts": [
-      'import { corev1, Manager } from "converge";',
+      'import { corev1, Manager } from "converge-sdk";',
       'import { plural } from "./names.ts";',
       'import { stringify } from "yaml";',
       "const kinds: string[] = [plural(corev1.ConfigMap)];",
@@ -45,7 +45,7 @@ test("buildOperator bundles the project's TypeScript and converge into dist/main
   const files = result.files.map((f) => f.path);
   assert.ok(files.includes("dist/main.js") && files.includes("dist/main.js.map"), files.join(", "));
   assert.ok(result.files.every((f) => f.bytes > 0));
-  // converge (Node cannot strip types in node_modules) and its own packages (pino, prom-client, ...) are bundled.
+  // converge-sdk and its own packages (pino, prom-client, ...) are bundled.
   assert.deepEqual(result.external, ["yaml"]);
 
   const { stdout } = await promisify(execFile)(process.execPath, [...runtimeNodeFlags, result.outFile], { cwd: dir });

@@ -2,12 +2,11 @@
  * The production build of an operator project: its entry point and Converge bundled into plain JavaScript in
  * `dist/`, run by the image as `node <runtimeNodeFlags> dist/main.js`.
  *
- * Why a bundle: Node runs TypeScript only outside node_modules, so an installed `converge` package cannot be
- * type-stripped at all, and stripping the project's own sources costs memory and start-up time (measured with the
- * benchmark operator holding 10,000 objects: 250 MB peak RSS from sources against 179 MB bundled). esbuild
- * removes the types and joins the project's modules, Converge and Converge's own dependencies into `main.js`
- * (rarely used paths, such as @kubernetes/client-node for exec credential plugins, into chunks loaded on first
- * use). The packages the project itself declares in package.json stay external and load from its node_modules:
+ * Why a bundle: the project's own sources are TypeScript, and stripping types at load costs memory and start-up
+ * time (measured with the benchmark operator holding 10,000 objects: 250 MB peak RSS from sources against 179 MB
+ * bundled). esbuild removes the types and joins the project's modules, Converge and Converge's own dependencies
+ * into `main.js` (rarely used paths, such as @kubernetes/client-node for exec credential plugins, into chunks
+ * loaded on first use). The packages the project itself declares in package.json stay external and load from its node_modules:
  * Converge's dependencies cannot, because a package manager may nest them where the bundle would not find them.
  */
 import { readFile, stat } from "node:fs/promises";
@@ -30,7 +29,7 @@ export interface BuildOptions {
   outDir?: string;
   /**
    * Packages loaded from node_modules instead of bundled (default: the project's package.json dependencies,
-   * optional and peer dependencies, except `converge`).
+   * optional and peer dependencies, except `converge-sdk`).
    */
   external?: readonly string[];
 }
@@ -49,12 +48,12 @@ export class BuildError extends Error {
   override name = "BuildError";
 }
 
-/** The packages a project declares, but converge: those it installs itself, where the bundle will find them. */
+/** The packages a project declares, but Converge: those it installs itself, where the bundle will find them. */
 async function declaredPackages(dir: string): Promise<string[]> {
   const text = await readFile(join(dir, "package.json"), "utf8").catch(() => "{}");
   const pkg = JSON.parse(text) as Record<string, Record<string, string> | undefined>;
   const names = ["dependencies", "optionalDependencies", "peerDependencies"].flatMap((k) => Object.keys(pkg[k] ?? {}));
-  return [...new Set(names)].filter((n) => n !== "converge");
+  return [...new Set(names)].filter((n) => n !== "converge-sdk");
 }
 
 /** Bundles an operator project's entry point with Converge into `dist/` (see the module comment). */

@@ -209,8 +209,8 @@ export function webhookObjects(ctx: GenerateContext): KubeObject[] {
 
 /**
  * A multi-stage Dockerfile: production dependencies are installed in a first stage, `converge build` bundles the
- * project's TypeScript and Converge into `dist/` in a second (Node strips types only outside node_modules, and a
- * bundle starts faster and holds less memory than sources stripped at load), and the final image holds the
+ * project's TypeScript and Converge into `dist/` in a second (a bundle starts faster and holds less memory than
+ * sources stripped at load), and the final image holds the
  * dependencies, `package.json` and `dist/`, and runs `node <runtimeNodeFlags> dist/main.js` as the image's non-root
  * `node` user.
  */

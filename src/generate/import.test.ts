@@ -16,14 +16,14 @@ const run = promisify(execFile);
 
 type AnyDefinition = ResourceDefinition<string, Record<string, VersionDefinition>, string>;
 
-/** A throwaway project where `converge` resolves to this repository, with the imported modules in src/imported. */
+/** A throwaway project where `converge-sdk` resolves to this repository, with the imported modules in src/imported. */
 let project: string;
 const imported: { file: string; crd: CustomResourceDefinition; path: string; content: string }[] = [];
 
 before(async () => {
   project = await mkdtemp(join(tmpdir(), "converge-import-"));
   await mkdir(join(project, "node_modules"));
-  await symlink(repo, join(project, "node_modules", "converge"), "dir");
+  await symlink(repo, join(project, "node_modules", "converge-sdk"), "dir");
   await writeFile(join(project, "package.json"), JSON.stringify({ type: "module" }));
   const files = [
     ...(await readdir(upstream)).filter((f) => f.endsWith(".yaml")).map((f) => join(upstream, f)),
@@ -153,7 +153,7 @@ test("the types follow the schemas, and the modules pass tsc strict", async () =
   );
   await writeFile(
     join(project, "src", "use.ts"),
-    `import { Client } from "converge";
+    `import { Client } from "converge-sdk";
 import { ClusterServiceVersion } from "./imported/operators.coreos.com_clusterserviceversions.ts";
 import { Component } from "./imported/dapr.io_components.ts";
 import { ServiceMonitor } from "./imported/monitoring.coreos.com_servicemonitors.ts";

@@ -34,7 +34,7 @@ export interface ImportedModule {
 }
 
 export interface ImportOptions {
-  /** The module definitions are imported from (default `converge`). */
+  /** The module definitions are imported from (default `converge-sdk`). */
   from?: string;
 }
 
@@ -147,7 +147,7 @@ export function importCrd(crd: CustomResourceDefinition, options: ImportOptions 
     ...(versions.length > 1 ? [prop("storage", str(storage))] : []),
   ];
 
-  const from = options.from ?? "converge";
+  const from = options.from ?? "converge-sdk";
   const parts: string[] = [
     `${importHeader} from the CustomResourceDefinition ${name}; import it again rather than edit.\n`,
     `import { defineResource, type ObjectOf,${hoist.declarations().length ? " type Static," : ""} Type } from ${quote(from)};\n`,

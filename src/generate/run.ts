@@ -67,7 +67,7 @@ export async function loadOperator(file: string): Promise<OperatorDefinition> {
   const op = mod.default;
   if (!isOperatorDefinition(op)) {
     throw new Error(
-      `${file} must have a default export made by defineOperator({ name, definitions, controllers }) from "converge"`,
+      `${file} must have a default export made by defineOperator({ name, definitions, controllers }) from "converge-sdk"`,
     );
   }
   return op;

@@ -1,5 +1,5 @@
 /**
- * `converge/testing`: a real control plane for tests. One plane per test run (started by the global setup, or
+ * `converge-sdk/testing`: a real control plane for tests. One plane per test run (started by the global setup, or
  * by the first test file that asks, or given from outside), and an isolated namespace per test.
  *
  * Which cluster a test run uses, in order:

@@ -61,7 +61,7 @@ before(async () => {
   await waitForCrds(client, ["components.dapr.io", "servicemonitors.monitoring.coreos.com", "widgets.example.com"]);
   project = await mkdtemp(join(tmpdir(), "converge-import-e2e-"));
   await mkdir(join(project, "node_modules"));
-  await symlink(repo, join(project, "node_modules", "converge"), "dir");
+  await symlink(repo, join(project, "node_modules", "converge-sdk"), "dir");
   await writeFile(join(project, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
 });
 
@@ -167,7 +167,7 @@ test("the imported modules type-check with the Client and a controller (tsc stri
   );
   await writeFile(
     join(project, "src", "app.ts"),
-    `import { type Client, controller, corev1 } from "converge";
+    `import { type Client, controller, corev1 } from "converge-sdk";
 import { Component } from "./imported/dapr.io_components.ts";
 import { ServiceMonitor } from "./imported/monitoring.coreos.com_servicemonitors.ts";
 

@@ -1,4 +1,4 @@
-import { conditions, defineResource, type ObjectOf, Type } from "converge";
+import { conditions, defineResource, type ObjectOf, Type } from "converge-sdk";
 
 /**
  * app.example.com/v1alpha1 Guestbook: a guestbook web app run with a Dapr sidecar. `spec.replicas` pods of it (a

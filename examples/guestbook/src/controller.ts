@@ -1,4 +1,4 @@
-import { appsv1, child, controller } from "converge";
+import { appsv1, child, controller } from "converge-sdk";
 import { Guestbook } from "./api.ts";
 import { Component } from "./imported/dapr.io_components.ts";
 

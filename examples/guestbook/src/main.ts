@@ -3,7 +3,7 @@
  * runs the operator until Ctrl-C. Dapr's Component CRD comes with Dapr, not with this operator: until it is there,
  * the guestbook controller waits for the kind (and /readyz says so), then starts by itself.
  */
-import { Client, isNotFound, runOperator } from "converge";
+import { Client, isNotFound, runOperator } from "converge-sdk";
 import { Component } from "./imported/dapr.io_components.ts";
 import operator from "./operator.ts";
 

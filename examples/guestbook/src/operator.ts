@@ -1,4 +1,4 @@
-import { defineOperator } from "converge";
+import { defineOperator } from "converge-sdk";
 import { Guestbook } from "./api.ts";
 import { guestbookController } from "./controller.ts";
 

@@ -21,9 +21,9 @@ import {
   type ResourceType,
   silentLogger,
   waitForCrds,
-} from "converge";
-import { ensureBinaries } from "converge/cluster";
-import { eventually, testPlane } from "converge/testing";
+} from "converge-sdk";
+import { ensureBinaries } from "converge-sdk/cluster";
+import { eventually, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { Guestbook } from "../src/api.ts";
 import { Component } from "../src/imported/dapr.io_components.ts";

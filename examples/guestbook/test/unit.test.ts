@@ -1,8 +1,8 @@
 /** Fast checks without a cluster: the children a Guestbook wants, its schema, and the operator on the fake client. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { appsv1, isNotFound, Manager, silentLogger } from "converge";
-import { eventually, FakeClient } from "converge/testing";
+import { appsv1, isNotFound, Manager, silentLogger } from "converge-sdk";
+import { eventually, FakeClient } from "converge-sdk/testing";
 import { Guestbook } from "../src/api.ts";
 import { componentFor, deploymentFor, guestbookController } from "../src/controller.ts";
 import { Component } from "../src/imported/dapr.io_components.ts";

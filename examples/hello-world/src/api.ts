@@ -1,4 +1,4 @@
-import { cel, conditions, defineResource, type ObjectOf, Type } from "converge";
+import { cel, conditions, defineResource, type ObjectOf, Type } from "converge-sdk";
 
 /**
  * apps.example.com/v1alpha1 HelloWorld: `spec.name` becomes the message of a ConfigMap of the same name. This one

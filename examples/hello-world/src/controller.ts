@@ -1,4 +1,4 @@
-import { child, controller, corev1 } from "converge";
+import { child, controller, corev1 } from "converge-sdk";
 import { HelloWorld } from "./api.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { defineOperator } from "converge";
+import { defineOperator } from "converge-sdk";
 import { HelloWorld } from "./api.ts";
 import { helloWorldController } from "./controller.ts";
 

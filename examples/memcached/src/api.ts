@@ -1,4 +1,4 @@
-import { cel, celRules, conditions, defineResource, type ObjectOf, Type } from "converge";
+import { cel, celRules, conditions, defineResource, type ObjectOf, Type } from "converge-sdk";
 
 /** The reference material's rules, as messages users see from kubectl (CEL here, and the webhook in webhook.ts). */
 export const messages = {

@@ -7,7 +7,7 @@ import {
   metricCounter,
   setCondition,
   setControllerReference,
-} from "converge";
+} from "converge-sdk";
 import { Memcached } from "./api.ts";
 
 const finalizer = "cache.example.com/finalizer";

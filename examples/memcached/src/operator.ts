@@ -1,4 +1,4 @@
-import { defineOperator } from "converge";
+import { defineOperator } from "converge-sdk";
 import { Memcached } from "./api.ts";
 import { memcachedController } from "./controller.ts";
 import { memcachedWebhook } from "./webhook.ts";

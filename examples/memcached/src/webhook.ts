@@ -5,7 +5,7 @@ import {
   deny,
   type FieldCause,
   validatingWebhook,
-} from "converge";
+} from "converge-sdk";
 import { Memcached, messages } from "./api.ts";
 
 /** size > 0 and a version: the decision for one request. */

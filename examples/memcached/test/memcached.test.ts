@@ -24,9 +24,9 @@ import {
   silentLogger,
   validatingWebhook,
   webhookOptions,
-} from "converge";
-import { ensureBinaries } from "converge/cluster";
-import { eventually, testPlane } from "converge/testing";
+} from "converge-sdk";
+import { ensureBinaries } from "converge-sdk/cluster";
+import { eventually, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { Memcached, messages } from "../src/api.ts";
 import operator from "../src/operator.ts";

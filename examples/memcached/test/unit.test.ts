@@ -1,8 +1,8 @@
 /** Fast checks without a cluster: the webhook's decisions, the CRD's CEL rules client-side, and the controller on the fake client. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { appsv1, Manager, silentLogger } from "converge";
-import { eventually, FakeClient } from "converge/testing";
+import { appsv1, Manager, silentLogger } from "converge-sdk";
+import { eventually, FakeClient } from "converge-sdk/testing";
 import { Memcached, messages } from "../src/api.ts";
 import { conditionsFor, deploymentFor, memcachedController } from "../src/controller.ts";
 import { validateMemcached } from "../src/webhook.ts";

@@ -1,4 +1,4 @@
-import { cel, celRules, conditions, defineResource, type ObjectOf, Type } from "converge";
+import { cel, celRules, conditions, defineResource, type ObjectOf, Type } from "converge-sdk";
 import { cronSchedulePattern, identifierPattern, imageTagPattern, storageQuantityPattern } from "./patterns.ts";
 
 /** The MySQL version used when `spec.mysqlVersion` is not given (the CRD defaults it, so stored objects have it). */

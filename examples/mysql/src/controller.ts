@@ -1,4 +1,4 @@
-import { appsv1, batchv1, controller, corev1 } from "converge";
+import { appsv1, batchv1, controller, corev1 } from "converge-sdk";
 import { MySQL } from "./api.ts";
 import { byInstanceLabel } from "./data.ts";
 import { writeStatus } from "./status.ts";

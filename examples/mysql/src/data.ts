@@ -12,7 +12,7 @@ import {
   type ResourceType,
   setControllerReference,
   TerminalError,
-} from "converge";
+} from "converge-sdk";
 import { deletionPolicyOf, MySQL } from "./api.ts";
 import { commonLabels, instanceLabel, namesOf } from "./names.ts";
 import { bytesOf } from "./quantity.ts";

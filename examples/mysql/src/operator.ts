@@ -1,4 +1,4 @@
-import { defineOperator } from "converge";
+import { defineOperator } from "converge-sdk";
 import { MySQL } from "./api.ts";
 import { mysqlController } from "./controller.ts";
 import { dataController } from "./data.ts";

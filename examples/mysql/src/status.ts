@@ -1,4 +1,4 @@
-import { batchv1, type ChildReport, type Condition, corev1, type ReconcileContext, setCondition } from "converge";
+import { batchv1, type ChildReport, type Condition, corev1, type ReconcileContext, setCondition } from "converge-sdk";
 import { MySQL, mysqlVersionOf, type Phase } from "./api.ts";
 import { instanceLabel, instanceUidLabel, namesOf } from "./names.ts";
 import { bytesOf } from "./quantity.ts";

@@ -1,4 +1,4 @@
-import { appsv1, batchv1, type ChildSpec, child, corev1 } from "converge";
+import { appsv1, batchv1, type ChildSpec, child, corev1 } from "converge-sdk";
 import { type MySQL, mysqlVersionOf } from "./api.ts";
 import { secretKeys } from "./data.ts";
 import { commonLabels, instanceUidLabel, namesOf, serverLabels } from "./names.ts";

@@ -21,10 +21,10 @@ import {
   Manager,
   type ResourceType,
   silentLogger,
-} from "converge";
-import { ensureBinaries } from "converge/cluster";
-import { generators, runGenerate } from "converge/generate";
-import { eventually, testPlane } from "converge/testing";
+} from "converge-sdk";
+import { ensureBinaries } from "converge-sdk/cluster";
+import { generators, runGenerate } from "converge-sdk/generate";
+import { eventually, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { MySQL } from "../src/api.ts";
 import { mysqlController } from "../src/controller.ts";

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { test } from "node:test";
-import { appsv1, type batchv1, type ChildReport, corev1, createLogger, Manager } from "converge";
-import { eventually, FakeClient } from "converge/testing";
+import { appsv1, type batchv1, type ChildReport, corev1, createLogger, Manager } from "converge-sdk";
+import { eventually, FakeClient } from "converge-sdk/testing";
 import { MySQL } from "../src/api.ts";
 import { mysqlController } from "../src/controller.ts";
 import { dataController, dataFinalizer, generatePassword, secretKeys } from "../src/data.ts";

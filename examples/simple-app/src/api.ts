@@ -1,4 +1,4 @@
-import { defineResource, type ObjectOf, Type } from "converge";
+import { defineResource, type ObjectOf, Type } from "converge-sdk";
 
 /** What a SimpleApp runs when its spec does not say: the apiserver fills these in, and the code falls back to them. */
 export const defaults = { replicas: 1, image: "nginx:latest" } as const;

@@ -1,4 +1,4 @@
-import { appsv1, type HandlerContext, handlers, isNotFound } from "converge";
+import { appsv1, type HandlerContext, handlers, isNotFound } from "converge-sdk";
 import { SimpleApp } from "./api.ts";
 import { controlledBy, desiredDeployment, driftOf, specChanges } from "./deployment.ts";
 

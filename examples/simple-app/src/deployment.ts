@@ -1,4 +1,4 @@
-import { type appsv1, setControllerReference } from "converge";
+import { type appsv1, setControllerReference } from "converge-sdk";
 import { defaults, SimpleApp } from "./api.ts";
 
 /** The name of the Deployment's one container. */

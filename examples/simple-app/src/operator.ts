@@ -1,4 +1,4 @@
-import { defineOperator } from "converge";
+import { defineOperator } from "converge-sdk";
 import { SimpleApp } from "./api.ts";
 import { simpleAppController } from "./controller.ts";
 

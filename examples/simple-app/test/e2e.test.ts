@@ -19,9 +19,9 @@ import {
   Manager,
   type ResourceType,
   silentLogger,
-} from "converge";
-import { generators, runGenerate } from "converge/generate";
-import { eventually, testPlane } from "converge/testing";
+} from "converge-sdk";
+import { generators, runGenerate } from "converge-sdk/generate";
+import { eventually, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { SimpleApp } from "../src/api.ts";
 import { simpleAppController } from "../src/controller.ts";

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { appsv1, eventsv1, Manager, silentLogger } from "converge";
-import { eventually, FakeClient } from "converge/testing";
+import { appsv1, eventsv1, Manager, silentLogger } from "converge-sdk";
+import { eventually, FakeClient } from "converge-sdk/testing";
 import { SimpleApp } from "../src/api.ts";
 import { simpleAppController } from "../src/controller.ts";
 import { containerName, desiredDeployment, driftOf, specChanges } from "../src/deployment.ts";

@@ -7,7 +7,7 @@ import type { KindNames } from "./names.ts";
 
 /** `src/api.ts` or `src/api/<kind>.ts`: the definition. */
 export function definitionSource(k: KindNames): string {
-  return `import { conditions, defineResource, type ObjectOf, Type } from "converge";
+  return `import { conditions, defineResource, type ObjectOf, Type } from "converge-sdk";
 
 /**
  * ${k.group}/${k.version} ${k.kind}: \`spec.message\` becomes the \`data.message\` of a ConfigMap of the same name.
@@ -42,7 +42,7 @@ export type ${k.kind} = ObjectOf<typeof ${k.kind}>;
 
 /** `src/controller.ts` or `src/controllers/<kind>.ts`: the controller; `api` is the import path of the definition. */
 export function controllerSource(k: KindNames, api: string): string {
-  return `import { child, controller, corev1 } from "converge";
+  return `import { child, controller, corev1 } from "converge-sdk";
 import { ${k.kind} } from "${api}";
 
 /**
@@ -71,8 +71,8 @@ export function unitTestSource(k: KindNames, imports: { api: string; controller:
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { corev1, Manager, silentLogger } from "converge";
-import { eventually, FakeClient } from "converge/testing";
+import { corev1, Manager, silentLogger } from "converge-sdk";
+import { eventually, FakeClient } from "converge-sdk/testing";
 import { ${k.kind} } from "${imports.api}";
 import { ${k.controllerFactory} } from "${imports.controller}";
 

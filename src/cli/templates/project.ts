@@ -7,11 +7,15 @@ export interface ProjectParams {
   name: string;
   /** The first kind, in src/api.ts. */
   kind: KindNames;
-  /** The `converge` dependency (`file:/path/to/converge`, or a version range). */
+  /** The `converge-sdk` dependency: a version range, or any other npm spec (a tarball, `file:` a checkout). */
   convergeSpec: string;
-  /** The `node` devDependency that gives npm scripts Node 24 (a version range). */
-  nodeSpec: string;
 }
+
+/**
+ * The `node` devDependency of a new project, which gives its npm scripts Node 24: the repository's own (a test
+ * keeps them equal; the published package.json has no devDependencies to read it from).
+ */
+export const projectNodeSpec = "^24.21.0";
 
 export function projectFiles(p: ProjectParams): Record<string, string> {
   const k = p.kind;
@@ -43,9 +47,11 @@ function packageJson(p: ProjectParams): string {
       generate: "converge generate",
       build: "converge build",
     },
-    dependencies: { converge: p.convergeSpec },
-    devDependencies: { node: p.nodeSpec },
-    allowScripts: { node: true },
+    dependencies: { "converge-sdk": p.convergeSpec },
+    devDependencies: { node: projectNodeSpec },
+    // npm runs dependencies' install scripts only when allowed: node's fetches the Node 24 binary, esbuild's
+    // (a dependency of converge-sdk, for `converge build`) checks its native binary.
+    allowScripts: { node: true, esbuild: true },
   };
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }
@@ -73,7 +79,7 @@ const tsconfig = `${JSON.stringify(
 
 function operatorSource(p: ProjectParams): string {
   const k = p.kind;
-  return `import { defineOperator } from "converge";
+  return `import { defineOperator } from "converge-sdk";
 import { ${k.kind} } from "./api.ts";
 import { ${k.controllerFactory} } from "./controller.ts";
 ${markers.imports}
@@ -103,7 +109,7 @@ const mainSource = `/**
  * Installs the operator's CRDs into the cluster of the current KUBECONFIG (e.g. one from \`npx converge cluster up\`)
  * and runs its controllers until Ctrl-C.
  */
-import { runOperator } from "converge";
+import { runOperator } from "converge-sdk";
 import operator from "./operator.ts";
 
 console.error(\`running \${operator.name} against the current KUBECONFIG (Ctrl-C stops it)\`);
@@ -118,8 +124,8 @@ function e2eTestSource(k: KindNames): string {
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Client, corev1, InvalidError, installCrds, isNotFound, Manager, silentLogger } from "converge";
-import { eventually, testPlane } from "converge/testing";
+import { Client, corev1, InvalidError, installCrds, isNotFound, Manager, silentLogger } from "converge-sdk";
+import { eventually, testPlane } from "converge-sdk/testing";
 import { ${k.kind} } from "../src/api.ts";
 import operator from "../src/operator.ts";
 
