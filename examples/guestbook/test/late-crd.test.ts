@@ -19,9 +19,9 @@ import {
   installCrds,
   silentLogger,
   waitForCrds,
-} from "converge";
-import { ControlPlane } from "converge/cluster";
-import { eventually } from "converge/testing";
+} from "converge-sdk";
+import { ControlPlane } from "converge-sdk/cluster";
+import { eventually } from "converge-sdk/testing";
 import { parse } from "yaml";
 import type { Guestbook } from "../src/api.ts";
 import { Guestbook as GuestbookType } from "../src/api.ts";
