@@ -155,7 +155,7 @@ if (!values.quick || values.out) {
   await writeFile(join(out, `${stamp}.md`), `# Chaos run ${stamp}\n\n\`${command}\`\n\n${table}\n`);
   say(`results: ${join(out, stamp)}.{json,md}`);
 }
-await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+if (!process.env.CHAOS_KEEP) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 process.exit(failed.length ? 1 : 0);
 
 function render(rows: readonly ScenarioResult[]): string {

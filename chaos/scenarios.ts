@@ -467,7 +467,7 @@ export const scenarios: Scenario[] = [
     async run(w, size) {
       const n = Math.min(size.tasks, 50);
       await w.createTasks(0, n, 3);
-      const [replica] = await w.startReplicas(1, { mode: "children", env: { CHAOS_PREDICATE: "generation" } });
+      const [replica] = await w.startReplicas(1, { mode: "children" });
       const settled = await w.until(async () => (await w.children()).length === 3 * n, 120_000);
       await replica?.stop();
       const faultStart = Date.now();
