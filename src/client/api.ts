@@ -1,5 +1,6 @@
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { isConflict, isNotFound, type StatusBody } from "./errors.ts";
+import { type WriteFence, type WriteKind, WritesInFlight } from "./fence.ts";
 import { deepEqual, mergePatch } from "./patch.ts";
 
 /** Namespace and name of one object; `namespace` is left out for cluster-scoped kinds. */
@@ -186,6 +187,8 @@ export interface KubeClient {
 export abstract class ClientBase implements KubeClient {
   readonly fieldManager: string | undefined;
   private readonly writeListeners = new Set<WriteListener>();
+  private fence: WriteFence | undefined;
+  private readonly inFlight = new WritesInFlight();
 
   constructor(fieldManager?: string) {
     this.fieldManager = fieldManager;
@@ -224,6 +227,42 @@ export abstract class ClientBase implements KubeClient {
   onWrite(listener: WriteListener): () => void {
     this.writeListeners.add(listener);
     return () => this.writeListeners.delete(listener);
+  }
+
+  /**
+   * Installs (or, with undefined, removes) a fence that every write must pass before it is sent: a manager that
+   * elects a leader installs one when it starts leading.
+   */
+  setWriteFence(fence: WriteFence | undefined): void {
+    this.fence = fence;
+  }
+
+  /** Fenced writes sent and not yet answered. */
+  get writesInFlight(): number {
+    return this.inFlight.size;
+  }
+
+  /** Resolves true once no fenced write is in flight, false after `timeoutMs`. */
+  writesSettled(timeoutMs: number): Promise<boolean> {
+    return this.inFlight.settled(timeoutMs);
+  }
+
+  /**
+   * Implementations send every write through this: the fence may refuse it before it is sent, and its signal
+   * (the caller's, combined with the fence's) cancels it when the fence closes.
+   */
+  protected fenced<R>(
+    type: ResourceType,
+    key: ObjectKey,
+    signal: AbortSignal | undefined,
+    send: (signal: AbortSignal | undefined) => Promise<R>,
+  ): Promise<R> {
+    return this.inFlight.run(this.fence, type, key, signal, send);
+  }
+
+  /** For implementations whose writes cannot be in flight (in memory): throws when the fence refuses a write. */
+  protected admitWrite(type: WriteKind, key: ObjectKey): void {
+    this.fence?.admit(type, key);
   }
 
   /** Implementations call this after a successful create, update or patch. */

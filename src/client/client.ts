@@ -140,37 +140,44 @@ export class Client extends ClientBase {
   async create<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T> {
     const namespace = obj.metadata?.namespace;
     if (type.namespaced && !namespace) throw new Error(`${type.kind} is namespaced: metadata.namespace is required`);
-    const created = await this.transport.json<T>({
-      method: "POST",
-      path: this.path(type, namespace),
-      query: this.writeQuery(opts),
-      body: this.withTypeMeta(type, obj),
-      ...signal(opts),
-    });
+    const key = { namespace, name: obj.metadata?.name ?? obj.metadata?.generateName ?? "" };
+    const created = await this.fenced(type, key, opts?.signal, (s) =>
+      this.transport.json<T>({
+        method: "POST",
+        path: this.path(type, namespace),
+        query: this.writeQuery(opts),
+        body: this.withTypeMeta(type, obj),
+        ...signal({ signal: s }),
+      }),
+    );
     return opts?.dryRun ? created : this.wrote(type, created, "create");
   }
 
   /** Replaces the object; fails with ConflictError when `metadata.resourceVersion` is stale. */
   async update<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T> {
-    const updated = await this.transport.json<T>({
-      method: "PUT",
-      path: this.objectPath(type, obj),
-      query: this.writeQuery(opts),
-      body: this.withTypeMeta(type, obj),
-      ...signal(opts),
-    });
+    const updated = await this.fenced(type, keyOf(obj), opts?.signal, (s) =>
+      this.transport.json<T>({
+        method: "PUT",
+        path: this.objectPath(type, obj),
+        query: this.writeQuery(opts),
+        body: this.withTypeMeta(type, obj),
+        ...signal({ signal: s }),
+      }),
+    );
     return opts?.dryRun ? updated : this.wrote(type, updated, "update");
   }
 
   /** Replaces the status subresource (the rest of the object is ignored by the server). */
   async updateStatus<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T> {
-    const updated = await this.transport.json<T>({
-      method: "PUT",
-      path: this.objectPath(type, obj, "status"),
-      query: this.writeQuery(opts),
-      body: this.withTypeMeta(type, obj),
-      ...signal(opts),
-    });
+    const updated = await this.fenced(type, keyOf(obj), opts?.signal, (s) =>
+      this.transport.json<T>({
+        method: "PUT",
+        path: this.objectPath(type, obj, "status"),
+        query: this.writeQuery(opts),
+        body: this.withTypeMeta(type, obj),
+        ...signal({ signal: s }),
+      }),
+    );
     return opts?.dryRun ? updated : this.wrote(type, updated, "update");
   }
 
@@ -182,14 +189,16 @@ export class Client extends ClientBase {
     opts?: WriteOptions & { subresource?: "status" | "scale" },
   ): Promise<T> {
     const k = objectKey(key);
-    const patched = await this.transport.json<T>({
-      method: "PATCH",
-      path: this.path(type, k.namespace, k.name, opts?.subresource),
-      query: this.writeQuery(opts),
-      body: patch,
-      contentType: patchContentTypes[patchType],
-      ...signal(opts),
-    });
+    const patched = await this.fenced(type, k, opts?.signal, (s) =>
+      this.transport.json<T>({
+        method: "PATCH",
+        path: this.path(type, k.namespace, k.name, opts?.subresource),
+        query: this.writeQuery(opts),
+        body: patch,
+        contentType: patchContentTypes[patchType],
+        ...signal({ signal: s }),
+      }),
+    );
     return opts?.dryRun || opts?.subresource === "scale" ? patched : this.wrote(type, patched, "patch");
   }
 
@@ -205,15 +214,17 @@ export class Client extends ClientBase {
     const fieldManager = opts.fieldManager ?? this.fieldManager;
     if (!fieldManager) throw new Error("server-side apply needs a fieldManager (in the options or the client's)");
     const body = { ...obj, apiVersion: type.apiVersion, kind: type.kind };
-    const applied = await this.transport.json<T>({
-      method: "PATCH",
-      path: this.objectPath(type, obj, opts.subresource),
-      query: this.writeQuery({ ...opts, fieldManager }, opts.force),
-      // JSON is YAML, and the apiserver's apply decoder accepts it as such.
-      body: JSON.stringify(body),
-      contentType: patchContentTypes.apply,
-      ...signal(opts),
-    });
+    const applied = await this.fenced(type, keyOf(obj), opts.signal, (s) =>
+      this.transport.json<T>({
+        method: "PATCH",
+        path: this.objectPath(type, obj, opts.subresource),
+        query: this.writeQuery({ ...opts, fieldManager }, opts.force),
+        // JSON is YAML, and the apiserver's apply decoder accepts it as such.
+        body: JSON.stringify(body),
+        contentType: patchContentTypes.apply,
+        ...signal({ signal: s }),
+      }),
+    );
     return opts.dryRun ? applied : this.wrote(type, applied, "patch");
   }
 
@@ -232,12 +243,14 @@ export class Client extends ClientBase {
     if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
     if (opts.preconditions) body.preconditions = opts.preconditions;
     if (opts.dryRun) body.dryRun = ["All"];
-    const result = await this.transport.json<T | StatusBody>({
-      method: "DELETE",
-      path: this.path(type, k.namespace, k.name),
-      body,
-      ...signal(opts),
-    });
+    const result = await this.fenced(type, k, opts.signal, (s) =>
+      this.transport.json<T | StatusBody>({
+        method: "DELETE",
+        path: this.path(type, k.namespace, k.name),
+        body,
+        ...signal({ signal: s }),
+      }),
+    );
     if (!opts.dryRun) this.deleted(type, k, (result as StatusBody).kind === "Status" ? undefined : (result as T));
     return result;
   }
@@ -252,6 +265,10 @@ export class Client extends ClientBase {
   }
 }
 
-function signal(opts: { signal?: AbortSignal } | undefined): { signal?: AbortSignal } {
+function signal(opts: { signal?: AbortSignal | undefined } | undefined): { signal?: AbortSignal } {
   return opts?.signal ? { signal: opts.signal } : {};
+}
+
+function keyOf(obj: KubeObject): ObjectKey {
+  return { namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? "" };
 }

@@ -510,6 +510,10 @@ export class FakeClient extends ClientBase implements KubeClient {
   }
 
   private async before(act: FakeAction, body: unknown, signal: AbortSignal | undefined): Promise<void> {
+    // A write the fence refuses is never sent, so it is not recorded either.
+    if (act.verb !== "get" && act.verb !== "list" && act.verb !== "watch") {
+      this.admitWrite(act, { namespace: act.namespace, name: act.name ?? "" });
+    }
     this.actions.push(act);
     if (signal?.aborted) throw signal.reason;
     const err = await this.intercept?.(act, body === undefined ? undefined : clone(body));

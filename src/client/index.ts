@@ -3,6 +3,7 @@ export * from "./api.ts";
 export { Client, type ClientOptions } from "./client.ts";
 export { type ConnectionConfig, type LoadOptions, loadConnection } from "./config.ts";
 export * from "./errors.ts";
+export { isNotLeader, NotLeaderError, type WriteFence, type WriteKind, WritesInFlight } from "./fence.ts";
 export { deepEqual, type Json, mergePatch } from "./patch.ts";
 export {
   type FieldMatcher,

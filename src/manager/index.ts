@@ -1,4 +1,4 @@
 /** The manager layer: runs controllers with leader election, metrics, probes and graceful shutdown. */
-export { type LeaderElectionOptions, LeaderElector } from "./leader.ts";
+export { type LeaderClock, type LeaderElectionOptions, LeaderElector } from "./leader.ts";
 export { LeadershipLostError, Manager, type ManagerOptions, type ReconcileEvent } from "./manager.ts";
 export { OperatorMetrics } from "./metrics.ts";

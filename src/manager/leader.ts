@@ -1,6 +1,17 @@
 import type { KubeClient } from "../client/api.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../client/errors.ts";
+import { NotLeaderError } from "../client/fence.ts";
 import * as coordinationv1 from "../types/generated/coordination.v1.ts";
+
+/** The clocks leader election reads; injectable for tests. */
+export interface LeaderClock {
+  /** Milliseconds on a clock that never steps (default `performance.now()`): every duration is measured on it. */
+  monotonic(): number;
+  /** The wall clock (default `new Date()`): only written into the Lease's acquireTime and renewTime. */
+  wall(): Date;
+}
+
+const systemClock: LeaderClock = { monotonic: () => performance.now(), wall: () => new Date() };
 
 export interface LeaderElectionOptions {
   /** Lease name, e.g. `<operator>-leader`. */
@@ -14,35 +25,51 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   /** How often to try to acquire or renew (default 2 s). */
   retryPeriodMs?: number;
+  clock?: LeaderClock;
   onStartedLeading?: () => void;
-  /** Called once when leadership is lost (not when it is released on shutdown). */
-  onStoppedLeading?: () => void;
+  /** Called once, synchronously, when leadership is lost (not when it is released on shutdown). */
+  onStoppedLeading?: (reason: string) => void;
   log?: (level: "info" | "warn", msg: string, fields?: Record<string, unknown>) => void;
 }
 
 /** MicroTime as the Lease API serialises it. */
-function microTime(d = new Date()): string {
+function microTime(d: Date): string {
   return `${d.toISOString().slice(0, 23)}000Z`;
 }
+
+type Attempt = { outcome: "ok"; sentAt: number } | { outcome: "held"; holder: string } | { outcome: "failed" };
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, with client-go's rules: a lease is free when its holder has
  * not renewed it for leaseDuration *as observed by this replica's own clock* (the renewTime written by another
- * machine is never compared with ours), writes are optimistic (resourceVersion), and a leader that cannot renew
- * within renewDeadline steps down before another replica can take over.
+ * machine is never compared with ours), and writes are optimistic (resourceVersion).
+ *
+ * Safety rests on one fence: this replica may write only while `monotonic() < sent + renewDeadline`, where `sent`
+ * is when the last successful renewal was sent. Another replica can see that renewal no earlier than it was sent,
+ * and waits a full leaseDuration from then on its own clock, so every write the fence let through has
+ * leaseDuration − renewDeadline to land before a successor can start. Every attempt is aborted when the fence
+ * closes (a renewal stuck on a half-open connection cannot keep this replica leading), durations are measured on
+ * the monotonic clock (a wall-clock step cannot extend it), and a Lease seen held by another identity ends
+ * leadership at once.
  */
 export class LeaderElector {
   private readonly client: KubeClient;
   private readonly opts: Required<Omit<LeaderElectionOptions, "onStartedLeading" | "onStoppedLeading" | "log">> &
     LeaderElectionOptions;
+  private readonly clock: LeaderClock;
   private leading = false;
+  private ended = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  private fenceTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
-  /** The last lease seen, and when (our clock) its record last changed. */
+  private attempt: AbortController | undefined;
+  /** The last lease seen, and when (monotonic) its record last changed. */
   private observed: { lease: coordinationv1.Lease; at: number; record: string } | undefined;
-  private lastRenew = 0;
+  /** Writes are allowed until this monotonic time (while leading). */
+  private fenceUntil = 0;
+  private readonly fenceController = new AbortController();
 
   constructor(client: KubeClient, options: LeaderElectionOptions) {
     this.client = client;
@@ -51,14 +78,32 @@ export class LeaderElector {
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
       ...options,
+      clock: options.clock ?? systemClock,
     };
+    this.clock = this.opts.clock;
     if (this.opts.renewDeadlineMs >= this.opts.leaseDurationMs) {
       throw new Error("leader election: renewDeadline must be shorter than leaseDuration");
     }
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.checkFence();
+  }
+
+  /** Aborts when this replica stops being allowed to write: leadership lost, or the lease released. */
+  get fenceSignal(): AbortSignal {
+    return this.fenceController.signal;
+  }
+
+  /**
+   * Whether this replica may write now: it leads and its last successful renewal is younger than renewDeadline.
+   * A fence found expired here (the process was frozen, or the clock stepped) ends leadership on the spot.
+   */
+  checkFence(): boolean {
+    if (!this.leading) return false;
+    if (this.clock.monotonic() < this.fenceUntil) return true;
+    this.lose("could not renew the lease within the renew deadline");
+    return false;
   }
 
   /** Campaigns in the background; `onStartedLeading` fires when the lease is ours. */
@@ -66,41 +111,91 @@ export class LeaderElector {
     this.loop ??= this.run();
   }
 
-  /** Stops campaigning; a leader releases the lease so that a standby takes over at once. */
-  async stop(): Promise<void> {
+  /**
+   * Stops campaigning. A leader closes the fence first (writes are refused from then on) and then, with
+   * `release` (default true), releases the lease so that a standby takes over at once; without it, the lease
+   * is left to expire.
+   */
+  async stop(options: { release?: boolean } = {}): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.wake?.();
+    // A leader's renewal in flight is let finish (the fence bounds it), so that the release has the lease's
+    // latest resourceVersion; a candidate's attempt is abandoned.
+    if (!this.leading) this.attempt?.abort(new NotLeaderError("leader election stopped"));
     await this.loop;
-    if (this.leading) {
-      this.leading = false;
+    const wasLeading = this.leading;
+    this.end();
+    this.abortWrites("the lease was released");
+    if (wasLeading && options.release !== false) {
       await this.release().catch((err: Error) =>
         this.opts.log?.("warn", "could not release the lease", { err: err.message }),
       );
     }
   }
 
+  /** Ends leadership for good: the fence closes (checkFence() is false from now on). */
+  private end(): void {
+    this.leading = false;
+    clearTimeout(this.fenceTimer);
+  }
+
+  /** Aborts the fenced writes still queued or in flight. */
+  private abortWrites(reason: string): void {
+    if (!this.fenceController.signal.aborted)
+      this.fenceController.abort(new NotLeaderError(`not the leader: ${reason}`));
+  }
+
+  private lose(reason: string): void {
+    if (!this.leading || this.ended) return;
+    this.ended = true;
+    this.end();
+    this.attempt?.abort(new NotLeaderError(reason));
+    clearTimeout(this.timer);
+    this.wake?.();
+    this.opts.log?.("warn", `lost leadership: ${reason}`, { lease: this.opts.name, identity: this.opts.identity });
+    this.opts.onStoppedLeading?.(reason);
+    // New writes are refused already. Writes in flight are aborted on the next turn, after the timers that
+    // onStoppedLeading set to abort the reconciles' signals: a reconcile whose write fails sees its signal aborted.
+    setTimeout(() => this.abortWrites(reason), 0);
+  }
+
   private async run(): Promise<void> {
-    while (!this.stopped) {
-      let ok = false;
+    while (!this.stopped && !this.ended) {
+      const attempt = new AbortController();
+      this.attempt = attempt;
+      // A leader's attempt may take until its fence closes; a candidate's, a renew deadline.
+      const budget = this.leading ? this.fenceUntil - this.clock.monotonic() : this.opts.renewDeadlineMs;
+      const bound = setTimeout(
+        () => attempt.abort(new Error(`lease request timed out after ${Math.round(budget)} ms`)),
+        Math.max(0, budget),
+      );
+      let result: Attempt = { outcome: "failed" };
       try {
-        ok = await this.tryAcquireOrRenew();
+        result = await this.tryAcquireOrRenew(attempt.signal);
       } catch (err) {
-        this.opts.log?.("warn", "leader election request failed", { err: (err as Error).message });
+        if (!attempt.signal.aborted || !this.stopped) {
+          this.opts.log?.("warn", "leader election request failed", {
+            err: ((attempt.signal.aborted ? attempt.signal.reason : err) as Error).message,
+          });
+        }
+      } finally {
+        clearTimeout(bound);
+        this.attempt = undefined;
       }
-      if (this.stopped) return;
-      const now = Date.now();
-      if (ok) {
-        this.lastRenew = now;
+      if (this.stopped || this.ended) return;
+      if (result.outcome === "ok") {
+        this.fenceUntil = Math.max(this.fenceUntil, result.sentAt + this.opts.renewDeadlineMs);
+        this.armFence();
         if (!this.leading) {
           this.leading = true;
           this.opts.log?.("info", "became leader", { lease: this.opts.name, identity: this.opts.identity });
           this.opts.onStartedLeading?.();
         }
-      } else if (this.leading && now - this.lastRenew > this.opts.renewDeadlineMs) {
-        this.leading = false;
-        this.opts.log?.("warn", "lost leadership: could not renew the lease in time", { lease: this.opts.name });
-        this.opts.onStoppedLeading?.();
+      } else if (result.outcome === "held" && this.leading) {
+        this.lose(`the lease is held by ${result.holder}`);
+        return;
+      } else if (this.leading && !this.checkFence()) {
         return;
       }
       await new Promise<void>((resolve) => {
@@ -110,8 +205,18 @@ export class LeaderElector {
     }
   }
 
+  /** Ends leadership when the fence closes, even while a renewal hangs. */
+  private armFence(): void {
+    clearTimeout(this.fenceTimer);
+    const left = Math.max(1, Math.ceil(this.fenceUntil - this.clock.monotonic()));
+    this.fenceTimer = setTimeout(() => {
+      // A timer may fire a little before the clock it was set by: then it waits the rest.
+      if (this.checkFence()) this.armFence();
+    }, left);
+  }
+
   private spec(previous?: coordinationv1.LeaseSpec): coordinationv1.LeaseSpec {
-    const now = microTime();
+    const now = microTime(this.clock.wall());
     const taking = previous?.holderIdentity !== this.opts.identity;
     return {
       holderIdentity: this.opts.identity,
@@ -122,51 +227,66 @@ export class LeaderElector {
     };
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
     const key = { namespace: this.opts.namespace, name: this.opts.name };
     let lease: coordinationv1.Lease;
     try {
-      lease = await this.client.get(coordinationv1.Lease, key);
+      lease = await this.client.get(coordinationv1.Lease, key, { signal });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
-        const created = await this.client.create(coordinationv1.Lease, { metadata: key, spec: this.spec() });
+        const sentAt = this.clock.monotonic();
+        const created = await this.client.create(
+          coordinationv1.Lease,
+          { metadata: key, spec: this.spec() },
+          { signal },
+        );
         this.observe(created);
-        return true;
+        return { outcome: "ok", sentAt };
       } catch (createErr) {
-        if (isAlreadyExists(createErr)) return false;
+        if (isAlreadyExists(createErr)) return { outcome: "failed" };
         throw createErr;
       }
     }
     this.observe(lease);
     const holder = lease.spec?.holderIdentity;
     const durationMs = (lease.spec?.leaseDurationSeconds ?? 15) * 1000;
-    const expired = !holder || Date.now() > (this.observed?.at ?? 0) + durationMs;
-    if (holder && holder !== this.opts.identity && !expired) return false;
+    const expired = !holder || this.clock.monotonic() > (this.observed?.at ?? 0) + durationMs;
+    if (holder && holder !== this.opts.identity && !expired) return { outcome: "held", holder };
     try {
-      const updated = await this.client.update(coordinationv1.Lease, { ...lease, spec: this.spec(lease.spec) });
+      const sentAt = this.clock.monotonic();
+      const updated = await this.client.update(
+        coordinationv1.Lease,
+        { ...lease, spec: this.spec(lease.spec) },
+        { signal },
+      );
       this.observe(updated);
-      return true;
+      return { outcome: "ok", sentAt };
     } catch (err) {
-      if (isConflict(err)) return false;
+      if (isConflict(err)) return { outcome: "failed" };
       throw err;
     }
   }
 
-  /** Tracks when the lease record last changed, by our own clock. */
+  /** Tracks when the lease record last changed, by our own (monotonic) clock. */
   private observe(lease: coordinationv1.Lease): void {
     const record = JSON.stringify(lease.spec ?? {});
-    if (!this.observed || this.observed.record !== record) this.observed = { lease, at: Date.now(), record };
-    else this.observed.lease = lease;
+    if (!this.observed || this.observed.record !== record) {
+      this.observed = { lease, at: this.clock.monotonic(), record };
+    } else this.observed.lease = lease;
   }
 
   private async release(): Promise<void> {
     const lease = this.observed?.lease;
     if (!lease || lease.spec?.holderIdentity !== this.opts.identity) return;
     // As client-go's ReleaseOnCancel: an empty holder with a 1 s duration lets a standby take over at once.
-    await this.client.update(coordinationv1.Lease, {
-      ...lease,
-      spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime() },
-    });
+    await this.client.update(
+      coordinationv1.Lease,
+      {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: microTime(this.clock.wall()) },
+      },
+      { signal: AbortSignal.timeout(this.opts.renewDeadlineMs) },
+    );
   }
 }

@@ -2,9 +2,11 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import { Cache, type CacheOptions } from "../cache/cache.ts";
-import type { KubeClient } from "../client/api.ts";
+import { ClientBase, type KubeClient, type ObjectKey } from "../client/api.ts";
 import { Client } from "../client/client.ts";
 import type { LoadOptions } from "../client/config.ts";
+import { NotLeaderError, type WriteFence, type WriteKind } from "../client/fence.ts";
+import { Transport } from "../client/transport.ts";
 import type { Controller } from "../controller/controller.ts";
 import { EventRecorder } from "../controller/events.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../controller/logger.ts";
@@ -13,7 +15,7 @@ import type { KubeObject } from "../types/resource.ts";
 import type { AdmissionWebhook } from "../webhook/admission.ts";
 import type { Conversion } from "../webhook/conversion.ts";
 import { WebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
-import { LeaderElector } from "./leader.ts";
+import { type LeaderClock, LeaderElector } from "./leader.ts";
 import { OperatorMetrics } from "./metrics.ts";
 
 export interface ManagerOptions {
@@ -34,7 +36,20 @@ export interface ManagerOptions {
     leaseDurationMs?: number;
     renewDeadlineMs?: number;
     retryPeriodMs?: number;
+    /**
+     * The client for the Lease requests. Default: for a `Client`, one of its own on the same credentials with a
+     * connection of its own, so that renewals never queue behind reconcile traffic; otherwise the manager's.
+     */
+    client?: KubeClient;
+    /** The clocks elapsed time and Lease times are read from (for tests; default: performance.now, Date). */
+    clock?: LeaderClock;
   };
+  /**
+   * What a leader does when it loses its Lease, after it has aborted its reconciles and stopped: `exit` the
+   * process with code 1 (default, so that the pod restarts as a standby), or `stop` and let `start()` reject with
+   * LeadershipLostError.
+   */
+  onLeadershipLost?: "exit" | "stop";
   /** `host:port` for `/metrics` (e.g. `127.0.0.1:8080`, `:8080` in a pod, port 0 for any free port). Off when unset. */
   metricsAddress?: string;
   /** `host:port` for `/healthz` and `/readyz`. Off when unset. */
@@ -90,6 +105,8 @@ export class Manager {
   private readonly readyChecks = new Map<string, Check>();
   private readonly servers: Server[] = [];
   private elector: LeaderElector | undefined;
+  private leaseClient: KubeClient | undefined;
+  private lostLeadership: string | undefined;
   private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   private finished: Promise<void> | undefined;
   private finish: ((err?: Error) => void) | undefined;
@@ -275,25 +292,61 @@ export class Manager {
       this.startControllers();
       return;
     }
-    this.elector = new LeaderElector(this.client, {
-      name: le.leaseName ?? `${this.name}-leader`,
-      namespace: le.namespace ?? podNamespace() ?? "default",
+    const leaseName = le.leaseName ?? `${this.name}-leader`;
+    const leaseNamespace = le.namespace ?? podNamespace() ?? "default";
+    this.leaseClient = le.client ?? this.ownLeaseClient();
+    this.elector = new LeaderElector(this.leaseClient ?? this.client, {
+      name: leaseName,
+      namespace: leaseNamespace,
       identity: le.identity ?? `${hostname()}_${Math.random().toString(36).slice(2, 10)}`,
       ...(le.leaseDurationMs ? { leaseDurationMs: le.leaseDurationMs } : {}),
       ...(le.renewDeadlineMs ? { renewDeadlineMs: le.renewDeadlineMs } : {}),
       ...(le.retryPeriodMs ? { retryPeriodMs: le.retryPeriodMs } : {}),
+      ...(le.clock ? { clock: le.clock } : {}),
       onStartedLeading: () => {
         this.metrics.leaderStatus.set({ name: this.name }, 1);
+        if (this.client instanceof ClientBase && this.elector) {
+          this.client.setWriteFence(leaderFence(this.elector, { namespace: leaseNamespace, name: leaseName }));
+        }
         this.startControllers();
       },
-      onStoppedLeading: () => {
-        this.metrics.leaderStatus.set({ name: this.name }, 0);
-        void this.shutdown().then(() => this.finish?.(new LeadershipLostError(`${this.name} lost its lease`)));
-      },
+      onStoppedLeading: (reason) => this.onLeadershipLost(reason),
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
     });
     this.metrics.leaderStatus.set({ name: this.name }, 0);
     this.elector.start();
+  }
+
+  /**
+   * A client of its own for the Lease: same credentials, its own connection, so that a pool wedged by hung
+   * reconcile requests cannot hold a renewal back. Only for a `Client`; it is closed with the manager.
+   */
+  private ownLeaseClient(): KubeClient | undefined {
+    if (!(this.client instanceof Client)) return undefined;
+    const transport = new Transport(this.client.transport.config, {
+      connections: 1,
+      userAgent: `${this.name} (converge; leader election)`,
+    });
+    transport.observe(this.metrics.transportObserver());
+    return new Client(transport, this.client.fieldManager ? { fieldManager: this.client.fieldManager } : {});
+  }
+
+  /**
+   * Leadership lost: the elector has already closed the fence (every write is refused, fenced writes in flight are
+   * aborted). Abort every running reconcile at once, stop, then exit (or reject start()).
+   */
+  private onLeadershipLost(reason: string): void {
+    this.metrics.leaderStatus.set({ name: this.name }, 0);
+    this.lostLeadership = reason;
+    this.log.error({ reason }, "lost leadership: stopping at once");
+    for (const c of this.controllers) void c.stop(0);
+    void this.shutdown().then(() => {
+      if ((this.options.onLeadershipLost ?? "exit") === "exit") {
+        this.log.flush?.();
+        process.exit(1);
+      }
+      this.finish?.(new LeadershipLostError(`${this.name} lost its lease: ${reason}`));
+    });
   }
 
   private startControllers(): void {
@@ -316,19 +369,39 @@ export class Manager {
 
   private shuttingDown: Promise<void> | undefined;
 
+  /**
+   * Stops the controllers, then waits for the fenced writes still in flight (a reconcile abandoned at the timeout,
+   * a write nobody awaited), all within shutdownTimeoutMs, and only then releases the Lease: no write of this
+   * replica can land after a standby took over. Writes still in flight at the timeout are aborted and the Lease is
+   * left to expire instead. After a lost Lease, controllers are stopped at once and nothing waits.
+   */
   private shutdown(): Promise<void> {
     this.shuttingDown ??= (async () => {
       this.state = "stopping";
       const timeoutMs = this.options.shutdownTimeoutMs ?? 30_000;
-      const results = await Promise.all(this.controllers.map((c) => c.stop(timeoutMs)));
+      const deadline = performance.now() + timeoutMs;
+      const results = await Promise.all(this.controllers.map((c) => c.stop(this.lostLeadership ? 0 : timeoutMs)));
       const unfinished = results.flatMap((r) => r.unfinished);
-      if (unfinished.length) this.log.warn({ unfinished }, "shutdown timeout: reconciles still running were abandoned");
-      await this.elector?.stop();
+      if (unfinished.length && !this.lostLeadership) {
+        this.log.warn({ unfinished }, "shutdown timeout: reconciles still running were abandoned");
+      }
+      let settled = true;
+      if (this.client instanceof ClientBase && !this.lostLeadership) {
+        settled = await this.client.writesSettled(deadline - performance.now());
+        if (!settled) {
+          this.log.warn(
+            { writes: this.client.writesInFlight },
+            "shutdown timeout: writes still in flight; the lease is left to expire instead of being released",
+          );
+        }
+      }
+      await this.elector?.stop({ release: settled && !this.lostLeadership });
       await this.cache.stop();
       await this.events.flush();
       // Webhooks serve until the end: the apiserver may call them while the controllers drain.
       await this.webhookServer?.stop();
       await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      if (this.leaseClient && !this.options.leaderElection?.client) await this.leaseClient.close();
       if (this.ownsClient) await this.client.close();
       this.state = "stopped";
       this.log.info("stopped");
@@ -422,4 +495,31 @@ function podNamespace(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The write fence of a leading manager: writes pass while the elector's fence holds. Events (informational, and
+ * what explains a step-down) and the manager's own Lease are not governed.
+ */
+function leaderFence(elector: LeaderElector, lease: ObjectKey): WriteFence {
+  return {
+    signal: elector.fenceSignal,
+    admit(type: WriteKind, key: ObjectKey): boolean {
+      if (type.kind === "Event" && (type.apiVersion === "v1" || type.apiVersion === "events.k8s.io/v1")) return false;
+      if (
+        type.kind === "Lease" &&
+        type.apiVersion === "coordination.k8s.io/v1" &&
+        key.namespace === lease.namespace &&
+        key.name === lease.name
+      ) {
+        return false;
+      }
+      if (!elector.checkFence()) {
+        throw elector.fenceSignal.aborted
+          ? (elector.fenceSignal.reason as Error)
+          : new NotLeaderError("not the leader: writes are refused");
+      }
+      return true;
+    },
+  };
 }
