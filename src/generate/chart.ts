@@ -143,8 +143,9 @@ fullnameOverride: ""
 replicaCount: 1
 
 leaderElection:
-  # null: on when replicaCount > 1; true or false to decide yourself.
-  enabled: null
+  # On even for one replica: a rolling update runs the new pod beside the old one, and the Lease keeps them from
+  # both reconciling. null: on only when replicaCount > 1.
+  enabled: true
 
 # trace, debug, info, warn, error, fatal or silent.
 logLevel: info
@@ -241,7 +242,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* "true" when leader election is on: leaderElection.enabled, or (when it is null) replicaCount > 1. */}}
+{{/* "true" when leader election is on: leaderElection.enabled (default true), or (when null) replicaCount > 1. */}}
 {{- define "${c}.leaderElection" -}}
 {{- $enabled := .Values.leaderElection.enabled }}
 {{- if kindIs "invalid" $enabled }}
@@ -454,7 +455,7 @@ See it start:
   kubectl -n {{ .Release.Namespace }} logs deployment/{{ include "${c}.fullname" . }}
 {{- if eq (include "${c}.leaderElection" .) "true" }}
 
-Leader election is on: one of the {{ .Values.replicaCount }} replicas reconciles, the others stand by.
+Leader election is on: one replica at a time reconciles (of {{ .Values.replicaCount }}, and during rolling updates).
 {{- end }}
 {{- if .Values.metrics.enabled }}
 

@@ -138,6 +138,7 @@ test("the Deployment: one replica of the image, run as the ServiceAccount, ports
     CONVERGE_LOG_LEVEL: "info",
     CONVERGE_METRICS_ADDRESS: ":8080",
     CONVERGE_PROBE_ADDRESS: ":8081",
+    CONVERGE_LEADER_ELECTION: "true",
   });
 });
 
@@ -158,8 +159,11 @@ test("the security context meets the restricted Pod Security Standard", () => {
   assert.equal(ns?.metadata?.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
 });
 
-test("leader election is switched on by CONVERGE_LEADER_ELECTION=true when replicas > 1, and only then", () => {
-  assert.equal(envOf(deploymentObject(ctx, { replicas: 1 })).CONVERGE_LEADER_ELECTION, undefined);
+test("leader election is on by default (CONVERGE_LEADER_ELECTION=true), even for one replica", () => {
+  // A rolling update runs the new pod beside the old one: without a lease, both reconcile.
+  assert.equal(envOf(deploymentObject(ctx)).CONVERGE_LEADER_ELECTION, "true");
+  assert.equal(envOf(deploymentObject(ctx, { replicas: 1 })).CONVERGE_LEADER_ELECTION, "true");
+  assert.equal(envOf(deploymentObject(ctx, { leaderElection: false })).CONVERGE_LEADER_ELECTION, undefined);
   const three = deploymentObject(ctx, { replicas: 3, logLevel: "debug" });
   assert.equal(three.spec?.replicas, 3);
   assert.equal(envOf(three).CONVERGE_LEADER_ELECTION, "true");
@@ -248,7 +252,7 @@ test("the chart: Chart.yaml, values, CRDs untemplated in crds/, templates in the
   const values = parse(byPath.get("values.yaml") ?? "");
   assert.deepEqual(values.image, { repository: "widget-operator", tag: "", digest: "", pullPolicy: "IfNotPresent" });
   assert.equal(values.replicaCount, 1);
-  assert.deepEqual(values.leaderElection, { enabled: null });
+  assert.deepEqual(values.leaderElection, { enabled: true }, "on by default, as kubebuilder's scaffold");
   assert.deepEqual(values.metrics, { enabled: true, port: 8080 });
   assert.deepEqual(values.serviceAccount, { create: true, name: "", annotations: {} });
   assert.equal(values.logLevel, "info");

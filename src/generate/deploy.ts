@@ -9,11 +9,11 @@
  * | `CONVERGE_LOG_LEVEL`       | log level (read by Converge's logger)                                         |
  * | `CONVERGE_METRICS_ADDRESS` | `:8080`, the Manager's `metricsAddress` (`/metrics`)                          |
  * | `CONVERGE_PROBE_ADDRESS`   | `:8081`, the Manager's `probeAddress` (`/healthz` liveness, `/readyz` readiness) |
- * | `CONVERGE_LEADER_ELECTION` | `true` when more than one replica runs: pass `leaderElection: {}` to the Manager |
+ * | `CONVERGE_LEADER_ELECTION` | `true` (the default): pass `leaderElection: {}` to the Manager                 |
  *
- * Leader election is only set when `replicas > 1`: a single replica needs no lease, and a Deployment's rolling
- * update briefly runs two pods only when there is a lease to keep them from both reconciling. The Lease lives in
- * the pod's own namespace, which the RBAC generator's Role covers.
+ * Leader election is on by default, whatever the replica count (as kubebuilder's scaffold does): a Deployment's
+ * rolling update runs the new pod beside the old one, and without a lease both would reconcile. The Lease lives
+ * in the pod's own namespace, which the RBAC generator's Role covers.
  */
 
 import { hasWebhooks } from "../operator/webhooks.ts";
@@ -73,8 +73,10 @@ export const podSecurityContext: corev1.PodSecurityContext = {
 export const terminationGracePeriodSeconds = 40;
 
 export interface DeployOptions {
-  /** Replicas of the Deployment (default 1). More than one turns leader election on. */
+  /** Replicas of the Deployment (default 1). */
   replicas?: number;
+  /** Elect a leader on a Lease (default true, even for one replica: a rolling update runs two pods at once). */
+  leaderElection?: boolean;
   /** `CONVERGE_LOG_LEVEL` (default `info`). */
   logLevel?: string;
   resources?: corev1.ResourceRequirements;
@@ -105,7 +107,7 @@ export function namespaceObject(ctx: GenerateContext): corev1.Namespace {
 export function deploymentObject(ctx: GenerateContext, options: DeployOptions = {}): appsv1.Deployment {
   const replicas = options.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 0) throw new Error(`replicas must be a whole number, not ${replicas}`);
-  const leaderElection = replicas > 1;
+  const leaderElection = options.leaderElection ?? true;
   const containerEnv: corev1.EnvVar[] = [
     { name: env.logLevel, value: options.logLevel ?? "info" },
     { name: env.metricsAddress, value: `:${metricsPort}` },

@@ -190,6 +190,28 @@ test("helm template: the Deployment and RBAC in the release namespace, the CRD o
   await assert.rejects(client.get(appsv1.Deployment, { namespace: ns, name: helloWorld.name }), isNotFound);
 });
 
+test("helm template turns leader election on by default, with one replica, and grants the Lease", async (t) => {
+  const ns = await plane.namespace(t);
+  const rendered = async (...set: string[]) => {
+    const { code, stdout, stderr } = await helm(["template", "hello", chartDir, "--namespace", ns, ...set]);
+    assert.equal(code, 0, stderr);
+    return parseObjects(stdout);
+  };
+  const envOf = (objects: KubeObject[]) => {
+    const d = objects.find((o) => o.kind === "Deployment") as appsv1.Deployment;
+    return Object.fromEntries((d.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+  };
+  const objects = await rendered();
+  assert.equal((objects.find((o) => o.kind === "Deployment") as appsv1.Deployment).spec?.replicas, 1);
+  assert.equal(envOf(objects).CONVERGE_LEADER_ELECTION, "true");
+  const role = objects.find((o) => o.kind === "Role" && o.metadata?.name?.endsWith("-leader-election")) as
+    | rbacv1.Role
+    | undefined;
+  assert.ok(role?.rules?.some((r) => r.resources?.includes("leases") && r.verbs.includes("update")));
+  assert.equal(envOf(await rendered("--set", "leaderElection.enabled=false")).CONVERGE_LEADER_ELECTION, undefined);
+  await dryRunApply(objects);
+});
+
 test("helm template with several replicas turns leader election on; the result is still valid", async (t) => {
   const ns = await plane.namespace(t);
   const { code, stdout, stderr } = await helm([

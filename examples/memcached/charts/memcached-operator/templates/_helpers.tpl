@@ -61,7 +61,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* "true" when leader election is on: leaderElection.enabled, or (when it is null) replicaCount > 1. */}}
+{{/* "true" when leader election is on: leaderElection.enabled (default true), or (when null) replicaCount > 1. */}}
 {{- define "memcached-operator.leaderElection" -}}
 {{- $enabled := .Values.leaderElection.enabled }}
 {{- if kindIs "invalid" $enabled }}
