@@ -12,7 +12,8 @@
  * Environment: KUBECONFIG, CHAOS_NAMESPACE, CHAOS_IDENTITY (the writer label and lease identity), CHAOS_WORKERS
  * (default 4), CHAOS_LEASE=`<duration>/<renew deadline>/<retry period>` in ms (default 4000/3000/500),
  * CHAOS_MODE, CHAOS_PREDICATE, CHAOS_FAIL_FIRST. It prints one JSON line on stdout, `{"debug": <port>}`: a
- * 127.0.0.1 endpoint whose /state tells whether it leads and what its Task cache holds.
+ * 127.0.0.1 endpoint whose /state tells whether it leads and what its Task cache holds, and whose
+ * /clock?stepMs=N steps the wall clock leader election reads by N ms.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -31,6 +32,11 @@ const mode = env.CHAOS_MODE ?? "ledger";
 const failFirst = Number(env.CHAOS_FAIL_FIRST ?? "0");
 const predicates = env.CHAOS_PREDICATE === "generation" ? [generationChanged] : [];
 
+// The wall clock leader election reads, steppable through the debug endpoint (the clock-step scenario): a wall
+// clock jumping must not extend or shorten leadership, which is measured on the monotonic clock only.
+let wallOffsetMs = 0;
+const clock = { monotonic: () => performance.now(), wall: () => new Date(Date.now() + wallOffsetMs) };
+
 const log = createLogger({ level: "warn", destination: process.stderr });
 const client = await Client.connect({
   kubeconfig: need("KUBECONFIG"),
@@ -47,6 +53,7 @@ const manager = await Manager.create({
     leaseName: "chaos-operator-leader",
     // A restarted replica is a new candidate (as a new pod is), not the holder coming back.
     identity: `${identity}_${process.pid}`,
+    clock,
     ...(leaseDurationMs ? { leaseDurationMs } : {}),
     ...(renewDeadlineMs ? { renewDeadlineMs } : {}),
     ...(retryPeriodMs ? { retryPeriodMs } : {}),
@@ -133,6 +140,12 @@ if (mode === "ledger") {
 }
 
 const debug = createServer((req, res) => {
+  const step = /^\/clock\?stepMs=(-?\d+)$/.exec(req.url ?? "");
+  if (step) {
+    wallOffsetMs += Number(step[1]);
+    res.writeHead(200).end(String(wallOffsetMs));
+    return;
+  }
   if (req.url !== "/state") {
     res.writeHead(404).end();
     return;

@@ -88,7 +88,10 @@ await waitServed();
 const results: ScenarioResult[] = [];
 try {
   for (const scenario of scenarios.filter((s) => wanted.includes(s.name))) {
-    for (const peer of scenario.peers.filter((p) => launchers.has(p))) {
+    const runs = scenario.peers.filter(
+      (p) => launchers.has(p) && (!values.quick || p === "converge" || scenario.compareInQuick),
+    );
+    for (const peer of runs) {
       const launcher = launchers.get(peer) as PeerLauncher;
       const namespace = `chaos-${scenario.name}-${peer === "converge" ? "cv" : "cr"}`.slice(0, 63);
       await client.create(corev1.Namespace, { metadata: { name: namespace } });

@@ -105,6 +105,15 @@ export class Replica {
     this.launch();
   }
 
+  /** Steps the Converge replica's wall clock (as leader election reads it) by `ms`. */
+  async stepClock(ms: number): Promise<void> {
+    if (!this.debugPort || !this.running) throw new Error("the replica has no debug endpoint");
+    const res = await fetch(`http://127.0.0.1:${this.debugPort}/clock?stepMs=${Math.round(ms)}`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!res.ok) throw new Error(`stepping the clock: HTTP ${res.status}`);
+  }
+
   /** The Converge replica's view: whether it leads, what its Task cache holds, its RSS. */
   async state(): Promise<{ leader: boolean; tasks: Array<[string, string]>; rssBytes: number } | undefined> {
     if (!this.debugPort || !this.running) return undefined;
