@@ -106,9 +106,15 @@ export class Transport {
   }
 
   /**
-   * Sends one request and resolves with its response (headers read, body not yet). A kept-alive connection the
-   * server closed while it sat idle fails with ECONNRESET before the server read anything: that is retried on a
-   * new connection, once.
+   * Sends one request and resolves with its response (headers read, body not yet).
+   *
+   * A kept-alive connection the server closed while it sat idle fails with ECONNRESET; so does one the server
+   * reset after it had read (and perhaps committed) the request. Node cannot tell the two apart: `bytesWritten`
+   * only says the bytes reached the local socket, not that the apiserver did not act on them, and the error comes
+   * the same way in both cases. So only reads (GET, HEAD: nothing to apply twice) are sent again, once, on a new
+   * connection; a write fails with the error, because a POST sent twice creates a second `generateName` object and
+   * a JSON patch sent twice applies twice. The caller decides (the work queue retries the reconcile, which reads
+   * the current state first).
    */
   private send(
     agent: http.Agent,
@@ -131,7 +137,8 @@ export class Transport {
       });
       req.once("response", resolve);
       req.once("error", (err: NodeJS.ErrnoException) => {
-        if (!retried && req.reusedSocket && err.code === "ECONNRESET" && !signal?.aborted) {
+        const safe = method === "GET" || method === "HEAD";
+        if (safe && !retried && req.reusedSocket && err.code === "ECONNRESET" && !signal?.aborted) {
           this.send(agent, method, path, headers, body, signal, true).then(resolve, reject);
         } else reject(err);
       });
