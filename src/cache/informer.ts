@@ -36,6 +36,11 @@ export interface InformerOptions<T extends KubeObject> {
    * loops that trust the TCP connection.
    */
   inactivityTimeoutMs?: number;
+  /**
+   * The longest one page of a list may take before the list is aborted and tried again with backoff (default
+   * 60 s), whatever the client's own timeouts: a list left hanging would keep the informer from ever syncing.
+   */
+  listPageTimeoutMs?: number;
   /** Server-side watch timeout range in seconds; each watch picks one at random (default 300–600). */
   watchTimeoutSeconds?: readonly [number, number];
   /** Reconnect backoff: 800 ms doubling to 30 s, with full jitter, reset after 2 min of healthy watching. */
@@ -77,6 +82,7 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   private unserved = false;
   private lastError: string | undefined;
+  private failingSinceMs: number | undefined;
   /** Called whenever synced or unserved changes. */
   private readonly stateWaiters = new Set<() => void>();
   private running: Promise<void> | undefined;
@@ -109,6 +115,14 @@ export class Informer<T extends KubeObject> {
   /** The last list or watch failure, if the informer has not recovered from it yet. */
   get lastFailure(): string | undefined {
     return this.lastError;
+  }
+
+  /**
+   * Since when (Date.now()) every list and watch has failed, or undefined while they work. A kind that is not
+   * served does not count: that is waiting, not failing.
+   */
+  get failingSince(): number | undefined {
+    return this.failingSinceMs;
   }
 
   /** The resourceVersion the informer has caught up to. */
@@ -224,8 +238,11 @@ export class Informer<T extends KubeObject> {
           needList = false;
           unservedDelay = 1_000;
           this.lastError = undefined;
+          this.failingSinceMs = undefined;
         }
         await this.watchOnce();
+        // A watch the server ended in good order: the connection works.
+        this.failingSinceMs = undefined;
         // A watch the server ends at once, over and over, would otherwise become a busy loop.
         if (Date.now() - started < 1_000) await this.sleep(Math.random() * initialMs);
       } catch (err) {
@@ -253,6 +270,7 @@ export class Informer<T extends KubeObject> {
           continue;
         }
         this.lastError = (err as Error).message;
+        this.failingSinceMs ??= Date.now();
         if (err instanceof StalledWatchError) {
           this.stats.stalls++;
           this.log("warn", "watch delivered nothing within the inactivity timeout; restarting it", {
@@ -296,23 +314,33 @@ export class Informer<T extends KubeObject> {
     const controller = new AbortController();
     this.abort = controller;
     this.stats.lists++;
+    const pageTimeoutMs = this.options.listPageTimeoutMs ?? 60_000;
+    let timedOut = false;
+    const onTimeout = () => {
+      timedOut = true;
+      controller.abort();
+    };
+    let timer = setTimeout(onTimeout, pageTimeoutMs);
     this.emitRaw({ type: "RELIST_START" });
     const seen = new Set<string>();
     let rv: string | undefined;
-    for await (const page of this.client.listPages(this.type, {
-      ...this.selectors(),
-      pageSize: this.options.pageSize ?? 500,
-      signal: controller.signal,
-    })) {
-      rv ??= page.metadata.resourceVersion;
-      for (const raw of page.items) {
-        const obj = this.transform(this.typed(raw));
-        const key = keyOf(obj);
-        seen.add(key);
-        const old = this.store.set(key, obj);
-        if (!old) this.emitAdd(obj, true);
-        else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emitUpdate(old, obj);
+    try {
+      for await (const page of this.client.listPages(this.type, {
+        ...this.selectors(),
+        pageSize: this.options.pageSize ?? 500,
+        signal: controller.signal,
+      })) {
+        clearTimeout(timer);
+        timer = setTimeout(onTimeout, pageTimeoutMs);
+        this.applyPage(page.items, seen);
+        rv ??= page.metadata.resourceVersion;
       }
+    } catch (err) {
+      if (timedOut && !this.stopped)
+        throw new Error(`list of ${this.type.kind} took over ${pageTimeoutMs} ms for a page`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
     for (const key of [...this.store.keys()]) {
       if (seen.has(key)) continue;
@@ -327,6 +355,17 @@ export class Informer<T extends KubeObject> {
     }
     if (!this.synced) this.synced = true;
     this.stateChanged();
+  }
+
+  private applyPage(items: T[], seen: Set<string>): void {
+    for (const raw of items) {
+      const obj = this.transform(this.typed(raw));
+      const key = keyOf(obj);
+      seen.add(key);
+      const old = this.store.set(key, obj);
+      if (!old) this.emitAdd(obj, true);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emitUpdate(old, obj);
+    }
   }
 
   private selectors() {
@@ -369,6 +408,7 @@ export class Informer<T extends KubeObject> {
         clearTimeout(timer);
         timer = setTimeout(onStall, timeoutMs);
         this.apply(event);
+        this.failingSinceMs = undefined;
       }
     } catch (err) {
       if (stalled) throw new StalledWatchError();

@@ -79,6 +79,23 @@ export class InternalError extends ApiError {}
 export class ServiceUnavailableError extends ApiError {}
 export class TimeoutError extends ApiError {}
 
+/**
+ * A request the apiserver did not answer in time (the transport's `requestTimeoutMs`): aborted on the client's
+ * side. A write that timed out may still have been applied. `code` is `ETIMEDOUT`, so isRetryable() holds.
+ */
+export class RequestTimeoutError extends Error {
+  readonly code = "ETIMEDOUT";
+  /** `METHOD path` of the request. */
+  readonly request: string;
+  readonly timeoutMs: number;
+  constructor(request: string, timeoutMs: number) {
+    super(`${request}: no answer within ${timeoutMs} ms (request timeout)`);
+    this.name = "RequestTimeoutError";
+    this.request = request;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
 /** Builds the right ApiError subclass for a failed response. */
 export function apiErrorFor(
   code: number,

@@ -1,8 +1,8 @@
-import http, { type IncomingMessage } from "node:http";
+import http, { type ClientRequest, type IncomingMessage } from "node:http";
 import https from "node:https";
 import { createSecureContext } from "node:tls";
 import type { ConnectionConfig } from "./config.ts";
-import { apiErrorFor } from "./errors.ts";
+import { apiErrorFor, RequestTimeoutError } from "./errors.ts";
 
 /**
  * HTTP to the apiserver, written directly on node:https rather than through @kubernetes/client-node's generated
@@ -27,6 +27,8 @@ export interface RequestSpec {
   /** Accept header (default `application/json`); e.g. `as=PartialObjectMetadata` for metadata-only reads. */
   accept?: string;
   signal?: AbortSignal;
+  /** Overrides the transport's `requestTimeoutMs` for this request (0: none). */
+  timeoutMs?: number;
 }
 
 /** Hooks for client metrics (rest_client_requests_total, rest_client_request_duration_seconds). */
@@ -40,6 +42,50 @@ export interface TransportOptions {
   observer?: TransportObserver;
   /** User-Agent header (default `converge`). */
   userAgent?: string;
+  /**
+   * The longest an ordinary request may take, from sending to the last byte of the answer, before it is aborted
+   * with a RequestTimeoutError naming the verb and path (default 30,000 ms; 0: no limit). For a watch it bounds
+   * the wait for the response head only; a watch that then goes silent is the informer's to detect.
+   */
+  requestTimeoutMs?: number;
+  /** The longest a new connection may take to connect (TCP and TLS) (default 10,000 ms; 0: no limit). */
+  connectTimeoutMs?: number;
+}
+
+/** Default of {@link TransportOptions.requestTimeoutMs}. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Default of {@link TransportOptions.connectTimeoutMs}. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The time limit of one request (its retries and credential refreshes included): when it passes, the request in
+ * flight is destroyed with the timeout error, which then surfaces instead of the reset that causes.
+ */
+class Deadline {
+  readonly error: RequestTimeoutError | undefined;
+  private req: ClientRequest | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  expired = false;
+
+  constructor(ms: number, what: string) {
+    if (!(ms > 0)) return;
+    this.error = new RequestTimeoutError(what, ms);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.req?.destroy(this.error);
+    }, ms);
+    this.timer.unref();
+  }
+
+  track(req: ClientRequest): void {
+    this.req = req;
+    if (this.expired) req.destroy(this.error);
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+    this.req = undefined;
+  }
 }
 
 export function buildPath(path: string, query?: Query): string {
@@ -62,6 +108,8 @@ export class Transport {
   private readonly host: string;
   private readonly observers: TransportObserver[] = [];
   private readonly userAgent: string;
+  private readonly requestTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
 
   constructor(config: ConnectionConfig, options: TransportOptions = {}) {
     this.config = config;
@@ -72,6 +120,8 @@ export class Transport {
     this.port = url.port;
     if (options.observer) this.observers.push(options.observer);
     this.userAgent = options.userAgent ?? "converge";
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const secure = url.protocol === "https:";
     this.module = secure ? https : http;
     // One secure context for every connection: given the PEMs, each TLS handshake would parse them again, and
@@ -123,6 +173,7 @@ export class Transport {
     headers: Record<string, string>,
     body: string | undefined,
     signal: AbortSignal | undefined,
+    deadline: Deadline,
     retried = false,
   ): Promise<IncomingMessage> {
     return new Promise<IncomingMessage>((resolve, reject) => {
@@ -135,14 +186,35 @@ export class Transport {
         headers,
         ...(signal ? { signal } : {}),
       });
+      deadline.track(req);
+      if (this.connectTimeoutMs > 0) this.limitConnect(req, method, path);
       req.once("response", resolve);
       req.once("error", (err: NodeJS.ErrnoException) => {
         const safe = method === "GET" || method === "HEAD";
-        if (safe && !retried && req.reusedSocket && err.code === "ECONNRESET" && !signal?.aborted) {
-          this.send(agent, method, path, headers, body, signal, true).then(resolve, reject);
+        if (deadline.expired) reject(deadline.error);
+        else if (safe && !retried && req.reusedSocket && err.code === "ECONNRESET" && !signal?.aborted) {
+          this.send(agent, method, path, headers, body, signal, deadline, true).then(resolve, reject);
         } else reject(err);
       });
       req.end(body);
+    });
+  }
+
+  /** A connection that does not connect in time (a black-holed address, a TLS handshake that hangs) fails. */
+  private limitConnect(req: ClientRequest, method: string, path: string): void {
+    req.once("socket", (socket) => {
+      if (!socket.connecting) return;
+      const ms = this.connectTimeoutMs;
+      const timer = setTimeout(() => {
+        const err = Object.assign(new Error(`${method} ${path}: could not connect within ${ms} ms`), {
+          code: "ETIMEDOUT",
+        });
+        req.destroy(err);
+      }, ms);
+      timer.unref();
+      // A TLS connection is up once its handshake is done, not at the TCP connect.
+      socket.once(this.module === https ? "secureConnect" : "connect", () => clearTimeout(timer));
+      socket.once("close", () => clearTimeout(timer));
     });
   }
 
@@ -152,22 +224,31 @@ export class Transport {
     const body =
       spec.body === undefined ? undefined : typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body);
     const started = performance.now();
-    let res = await this.send(
-      this.requests,
-      spec.method,
-      path,
-      await this.headers(spec, false, body),
-      body,
-      spec.signal,
-    );
-    if (res.statusCode === 401) {
-      // An expired exec-plugin or rotated service-account token: refresh once and try again.
-      res.resume();
-      res = await this.send(this.requests, spec.method, path, await this.headers(spec, true, body), body, spec.signal);
+    const deadline = new Deadline(spec.timeoutMs ?? this.requestTimeoutMs, `${spec.method} ${spec.path}`);
+    let res: IncomingMessage;
+    let text: string;
+    try {
+      res = await this.send(
+        this.requests,
+        spec.method,
+        path,
+        await this.headers(spec, false, body),
+        body,
+        spec.signal,
+        deadline,
+      );
+      if (res.statusCode === 401) {
+        // An expired exec-plugin or rotated service-account token: refresh once and try again.
+        res.resume();
+        const headers = await this.headers(spec, true, body);
+        res = await this.send(this.requests, spec.method, path, headers, body, spec.signal, deadline);
+      }
+      text = await readText(res);
+    } catch (err) {
+      throw deadline.expired ? deadline.error : abortReason(spec.signal, err);
+    } finally {
+      deadline.clear();
     }
-    const text = await readText(res).catch((err: unknown) => {
-      throw abortReason(spec.signal, err);
-    });
     const code = res.statusCode ?? 0;
     this.report(spec.method, code, started);
     const parsed = parseBody(text, res.headers["content-type"]);
@@ -185,13 +266,22 @@ export class Transport {
   async *lines<T>(spec: Omit<RequestSpec, "method" | "body">): AsyncGenerator<T> {
     const path = this.prefix + buildPath(spec.path, spec.query);
     const started = performance.now();
-    const headers = await this.headers({ ...spec, method: "GET" }, false);
-    const res = await this.send(this.watches, "GET", path, headers, undefined, spec.signal);
-    const code = res.statusCode ?? 0;
-    this.report("WATCH", code, started);
-    if (code < 200 || code > 299) {
-      const text = await readText(res);
-      throw apiErrorFor(code, parseBody(text, res.headers["content-type"]), `WATCH ${spec.path}`);
+    // The apiserver sends a watch's response head at once: waiting longer for it means a hung connection.
+    const deadline = new Deadline(spec.timeoutMs ?? this.requestTimeoutMs, `WATCH ${spec.path}`);
+    let res: IncomingMessage;
+    try {
+      const headers = await this.headers({ ...spec, method: "GET" }, false);
+      res = await this.send(this.watches, "GET", path, headers, undefined, spec.signal, deadline);
+      const code = res.statusCode ?? 0;
+      this.report("WATCH", code, started);
+      if (code < 200 || code > 299) {
+        const text = await readText(res);
+        throw apiErrorFor(code, parseBody(text, res.headers["content-type"]), `WATCH ${spec.path}`);
+      }
+    } catch (err) {
+      throw deadline.expired ? deadline.error : abortReason(spec.signal, err);
+    } finally {
+      deadline.clear();
     }
     const pending: Buffer[] = [];
     try {

@@ -67,6 +67,12 @@ export interface ManagerOptions {
    * themselves on `/readyz` and in `converge_controller_waiting_kinds`, and start once it is served.
    */
   cacheSyncTimeoutMs?: number;
+  /**
+   * `/healthz` fails while an informer has been unable to list or watch for longer than this (default 180 s), with
+   * a line naming its kind and last error: a process cut off from the apiserver for that long is better restarted.
+   * A kind that is not served (a CRD not installed) does not count.
+   */
+  cacheFailureThresholdMs?: number;
   cache?: Omit<CacheOptions, "log">;
   log?: Logger | LoggerOptions;
 }
@@ -143,6 +149,19 @@ export class Manager {
         .filter((i) => !i.hasSynced && !i.isUnserved)
         .map((i) => `${i.describe()}${i.lastFailure ? `: ${i.lastFailure}` : ""}`);
       if (behind.length) throw new Error(`not synced: ${behind.join("; ")}`);
+      return true;
+    });
+    this.healthChecks.set("informers", () => {
+      const threshold = options.cacheFailureThresholdMs ?? 180_000;
+      const now = Date.now();
+      const failing = this.cache
+        .informers()
+        .filter((i) => i.failingSince !== undefined && now - i.failingSince > threshold)
+        .map(
+          (i) =>
+            `${i.describe()} failing for ${Math.round((now - (i.failingSince ?? now)) / 1000)} s: ${i.lastFailure}`,
+        );
+      if (failing.length) throw new Error(`cannot list/watch: ${failing.join("; ")}`);
       return true;
     });
     if (options.webhook) {

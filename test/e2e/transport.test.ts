@@ -8,8 +8,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Client } from "../../src/client/index.ts";
-import { FaultProxy, testPlane } from "../../src/testing/index.ts";
+import { Informer } from "../../src/cache/index.ts";
+import { Client, RequestTimeoutError } from "../../src/client/index.ts";
+import { Manager } from "../../src/manager/index.ts";
+import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -70,4 +72,147 @@ test("a read reset on a kept-alive connection is retried once", async (t) => {
   });
   const got = await client.get(corev1.ConfigMap, { namespace: ns, name: "read-me" });
   assert.equal(got.metadata?.name, "read-me");
+});
+
+/** The promise's outcome, or "pending" when it has not settled within `ms` (so a hang fails the test, boundedly). */
+async function settled<T>(p: Promise<T>, ms: number): Promise<{ value: T } | { error: unknown } | "pending"> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<"pending">((resolve) => {
+    timer = setTimeout(() => resolve("pending"), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      pending,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test("a request left unanswered times out with an error naming its verb and path", async (t) => {
+  const ns = await plane.namespace(t);
+  const client = await Client.connect({ kubeconfig: proxy.kubeconfig, requestTimeoutMs: 1_000 });
+  t.after(() => client.close());
+  proxy.inject({
+    verb: "get",
+    path: new RegExp(`/namespaces/${ns}/configmaps/hung$`),
+    action: { stall: true },
+    times: 1,
+  });
+  const started = Date.now();
+  const outcome = await settled(client.get(corev1.ConfigMap, { namespace: ns, name: "hung" }), 10_000);
+  assert.notEqual(outcome, "pending", "the GET hung");
+  assert.ok(typeof outcome === "object" && "error" in outcome, "the GET failed");
+  const err = outcome.error as Error;
+  assert.ok(err instanceof RequestTimeoutError, `a RequestTimeoutError, got ${err}`);
+  assert.match(err.message, new RegExp(`GET /api/v1/namespaces/${ns}/configmaps/hung`));
+  assert.ok(Date.now() - started < 5_000);
+});
+
+test("a watch whose response never starts times out", async (t) => {
+  const ns = await plane.namespace(t);
+  const client = await Client.connect({ kubeconfig: proxy.kubeconfig, requestTimeoutMs: 1_000 });
+  t.after(() => client.close());
+  proxy.inject({ verb: "watch", path: new RegExp(`/namespaces/${ns}/configmaps$`), action: { stall: true }, times: 1 });
+  const watch = client.watch(corev1.ConfigMap, { namespace: ns });
+  const outcome = await settled(watch.next(), 10_000);
+  assert.notEqual(outcome, "pending", "the watch hung");
+  assert.ok(typeof outcome === "object" && "error" in outcome && outcome.error instanceof RequestTimeoutError);
+  assert.match((outcome.error as Error).message, /^WATCH /);
+});
+
+test("an informer whose first list stalls lists again and syncs", async (t) => {
+  const ns = await plane.namespace(t);
+  await plane.http.expectOk("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "there" } });
+  const client = await Client.connect({ kubeconfig: proxy.kubeconfig });
+  t.after(() => client.close());
+  const stall = proxy.inject({
+    verb: "list",
+    path: new RegExp(`/namespaces/${ns}/configmaps$`),
+    action: { stall: true },
+    times: 1,
+  });
+  const informer = new Informer(client, corev1.ConfigMap, {
+    namespace: ns,
+    listPageTimeoutMs: 1_000,
+    backoff: { initialMs: 100 },
+  });
+  t.after(() => informer.stop());
+  informer.start();
+  await informer.waitForSync(15_000);
+  assert.equal(stall.hits, 1);
+  assert.ok(informer.stats.lists >= 2);
+  assert.ok(informer.store.get(`${ns}/there`));
+});
+
+test("an informer whose watch stalls restarts it and sees later changes", async (t) => {
+  const ns = await plane.namespace(t);
+  const client = await Client.connect({ kubeconfig: proxy.kubeconfig });
+  t.after(() => client.close());
+  const stall = proxy.inject({
+    verb: "watch",
+    path: new RegExp(`/namespaces/${ns}/configmaps$`),
+    action: { stall: true },
+    times: 1,
+  });
+  const informer = new Informer(client, corev1.ConfigMap, {
+    namespace: ns,
+    inactivityTimeoutMs: 1_500,
+    backoff: { initialMs: 100 },
+  });
+  t.after(() => informer.stop());
+  informer.start();
+  await informer.waitForSync(15_000);
+  await plane.http.expectOk("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "later" } });
+  await eventually("the informer sees the later object", () => informer.store.get(`${ns}/later`), 15_000);
+  assert.equal(stall.hits, 1);
+  assert.equal(informer.stats.stalls, 1);
+});
+
+test("/healthz fails while an informer cannot list or watch, naming its kind, and recovers", async (t) => {
+  const ns = await plane.namespace(t);
+  const client = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "transport-test" });
+  t.after(() => client.close());
+  const manager = await Manager.create({
+    name: "transport-test",
+    client,
+    probeAddress: "127.0.0.1:0",
+    cacheFailureThresholdMs: 1_000,
+    cache: { informerDefaults: { backoff: { initialMs: 100, maxMs: 400 } } },
+    log: { level: "silent" },
+  });
+  const informer = manager.cache.informer(corev1.ConfigMap, { namespace: ns });
+  const running = manager.start();
+  t.after(async () => {
+    await manager.stop();
+    await running.catch(() => {});
+  });
+  await informer.waitForSync(15_000);
+  const healthz = async () => {
+    const res = await fetch(`http://${manager.addresses.probes}/healthz`);
+    return { status: res.status, text: await res.text() };
+  };
+  assert.equal((await healthz()).status, 200);
+  const failing = proxy.inject({
+    verb: ["list", "watch"],
+    path: new RegExp(`/namespaces/${ns}/configmaps$`),
+    action: { status: 500 },
+  });
+  proxy.cutWatches();
+  const bad = await eventually(
+    "/healthz fails",
+    async () => {
+      const h = await healthz();
+      return h.status === 500 && h;
+    },
+    15_000,
+  );
+  assert.match(bad.text, /\[-\]informers: .*ConfigMap/);
+  failing.remove();
+  await plane.http.expectOk("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "back" } });
+  await eventually("/healthz passes again", async () => (await healthz()).status === 200, 15_000);
 });
