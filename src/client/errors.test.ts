@@ -55,3 +55,9 @@ test("a non-Status body still gives a typed error by HTTP code", () => {
   assert.equal(isRetryable(e), false);
   assert.equal(isRetryable(Object.assign(new Error("reset"), { code: "ECONNRESET" })), true);
 });
+
+test("a 5xx with Retry-After carries it too; other codes do not", () => {
+  assert.equal(apiErrorFor(503, "busy", "GET /x", { retryAfter: "2" }).retryAfterSeconds, 2);
+  assert.equal(apiErrorFor(500, "", "GET /x", { retryAfter: "soon" }).retryAfterSeconds, undefined);
+  assert.equal(apiErrorFor(409, "", "PUT /x", { retryAfter: "2" }).retryAfterSeconds, undefined);
+});

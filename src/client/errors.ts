@@ -37,9 +37,22 @@ export class ApiError extends Error {
   readonly causes: StatusCause[];
   /** `METHOD path` of the failed request. */
   readonly request: string;
+  /**
+   * When to try again, in seconds, for a throttled (429) or unavailable (5xx) apiserver that said so (the Status's
+   * `details.retryAfterSeconds`, else the Retry-After header). The work queue waits at least this long.
+   */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: number, status: StatusBody | undefined, request: string, fallbackMessage?: string) {
+  constructor(
+    code: number,
+    status: StatusBody | undefined,
+    request: string,
+    fallbackMessage?: string,
+    retryAfter?: number,
+  ) {
     super(status?.message || fallbackMessage || `HTTP ${code}`);
+    this.retryAfterSeconds =
+      code === 429 || code >= 500 ? (status?.details?.retryAfterSeconds ?? retryAfter) : undefined;
     this.name = new.target.name;
     this.code = code;
     this.reason = status?.reason || "Unknown";
@@ -69,10 +82,8 @@ export class InvalidError extends ApiError {
 }
 /** Throttled (API Priority and Fairness or a webhook). `retryAfterSeconds` says when to try again. */
 export class TooManyRequestsError extends ApiError {
-  readonly retryAfterSeconds: number | undefined;
   constructor(code: number, status: StatusBody | undefined, request: string, retryAfter?: number) {
-    super(code, status, request);
-    this.retryAfterSeconds = status?.details?.retryAfterSeconds ?? retryAfter;
+    super(code, status, request, undefined, retryAfter);
   }
 }
 export class InternalError extends ApiError {}
@@ -106,7 +117,8 @@ export function apiErrorFor(
   const status = isStatus(body) ? body : undefined;
   const text = typeof body === "string" ? body.trim().slice(0, 500) : undefined;
   const reason = status?.reason;
-  const retryAfter = headers.retryAfter !== undefined ? Number.parseInt(headers.retryAfter, 10) : undefined;
+  const parsed = headers.retryAfter !== undefined ? Number.parseInt(headers.retryAfter, 10) : undefined;
+  const retryAfter = parsed !== undefined && Number.isFinite(parsed) ? parsed : undefined;
   switch (reason) {
     case "NotFound":
       return new NotFoundError(code, status, request);
@@ -120,7 +132,7 @@ export function apiErrorFor(
     case "Expired":
       return new GoneError(code, status, request);
     case "TooManyRequests":
-      return new TooManyRequestsError(code, status, request, Number.isFinite(retryAfter) ? retryAfter : undefined);
+      return new TooManyRequestsError(code, status, request, retryAfter);
     case "Forbidden":
       return new ForbiddenError(code, status, request);
     case "Unauthorized":
@@ -147,15 +159,15 @@ export function apiErrorFor(
     case 422:
       return new InvalidError(code, status, request, text);
     case 429:
-      return new TooManyRequestsError(code, status, request, Number.isFinite(retryAfter) ? retryAfter : undefined);
+      return new TooManyRequestsError(code, status, request, retryAfter);
     case 500:
-      return new InternalError(code, status, request, text);
+      return new InternalError(code, status, request, text, retryAfter);
     case 503:
-      return new ServiceUnavailableError(code, status, request, text);
+      return new ServiceUnavailableError(code, status, request, text, retryAfter);
     case 504:
-      return new TimeoutError(code, status, request, text);
+      return new TimeoutError(code, status, request, text, retryAfter);
     default:
-      return new ApiError(code, status, request, text);
+      return new ApiError(code, status, request, text, retryAfter);
   }
 }
 

@@ -3,6 +3,7 @@ import https from "node:https";
 import { createSecureContext } from "node:tls";
 import type { ConnectionConfig } from "./config.ts";
 import { apiErrorFor, RequestTimeoutError } from "./errors.ts";
+import { RequestRateLimiter } from "./rate-limit.ts";
 
 /**
  * HTTP to the apiserver, written directly on node:https rather than through @kubernetes/client-node's generated
@@ -50,6 +51,14 @@ export interface TransportOptions {
   requestTimeoutMs?: number;
   /** The longest a new connection may take to connect (TCP and TLS) (default 10,000 ms; 0: no limit). */
   connectTimeoutMs?: number;
+  /**
+   * A client-side limit of requests a second, watches included (client-go's QPS); off by default, as in
+   * controller-runtime since 0.15: the apiserver's API Priority and Fairness protects it better, answering 429
+   * with Retry-After, which the work queue honours. For a client that must stay under a budget of its own.
+   */
+  qps?: number;
+  /** Requests let through at once above `qps` (default: `qps`, at least 1). */
+  burst?: number;
 }
 
 /** Default of {@link TransportOptions.requestTimeoutMs}. */
@@ -110,6 +119,7 @@ export class Transport {
   private readonly userAgent: string;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly limiter: RequestRateLimiter | undefined;
 
   constructor(config: ConnectionConfig, options: TransportOptions = {}) {
     this.config = config;
@@ -122,6 +132,9 @@ export class Transport {
     this.userAgent = options.userAgent ?? "converge";
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    if (options.qps !== undefined) {
+      this.limiter = new RequestRateLimiter(options.qps, options.burst ?? Math.max(1, Math.ceil(options.qps)));
+    }
     const secure = url.protocol === "https:";
     this.module = secure ? https : http;
     // One secure context for every connection: given the PEMs, each TLS handshake would parse them again, and
@@ -223,6 +236,8 @@ export class Transport {
     const path = this.prefix + buildPath(spec.path, spec.query);
     const body =
       spec.body === undefined ? undefined : typeof spec.body === "string" ? spec.body : JSON.stringify(spec.body);
+    // Waiting for the client's own rate limit is not the apiserver's delay: it does not count to the timeout.
+    if (this.limiter) await this.limiter.wait(spec.signal);
     const started = performance.now();
     const deadline = new Deadline(spec.timeoutMs ?? this.requestTimeoutMs, `${spec.method} ${spec.path}`);
     let res: IncomingMessage;
@@ -265,6 +280,7 @@ export class Transport {
    */
   async *lines<T>(spec: Omit<RequestSpec, "method" | "body">): AsyncGenerator<T> {
     const path = this.prefix + buildPath(spec.path, spec.query);
+    if (this.limiter) await this.limiter.wait(spec.signal);
     const started = performance.now();
     // The apiserver sends a watch's response head at once: waiting longer for it means a hung connection.
     const deadline = new Deadline(spec.timeoutMs ?? this.requestTimeoutMs, `WATCH ${spec.path}`);

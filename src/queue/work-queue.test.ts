@@ -576,3 +576,64 @@ test("50,000 distinct keys are each processed exactly once", async () => {
   assert.equal(log.depths.at(-1), 0);
   await q.shutdown();
 });
+
+test("a failure with a Retry-After is retried no sooner than it says, whatever the backoff", async () => {
+  const starts: number[] = [];
+  const q = new WorkQueue(
+    async () => {
+      starts.push(performance.now());
+      if (starts.length === 1) throw Object.assign(new Error("throttled"), { retryAfterSeconds: 0.3 });
+      return done;
+    },
+    { name: "retry-after", backoff: { baseMs: 1 } },
+  );
+  q.start();
+  q.add("k");
+  await until(() => starts.length === 2, 3_000);
+  assert.ok(
+    (starts[1] as number) - (starts[0] as number) >= 295,
+    `retried after ${(starts[1] as number) - (starts[0] as number)} ms`,
+  );
+  await q.shutdown();
+});
+
+test("retries of all keys share a token bucket: a burst goes at once, the rest at its rate", async () => {
+  const firstRun = new Map<string, number>();
+  const retries: number[] = [];
+  const q = new WorkQueue(
+    async (key) => {
+      if (!firstRun.has(key)) {
+        firstRun.set(key, performance.now());
+        return { kind: "error", error: new Error("fail once") };
+      }
+      retries.push(performance.now());
+      return done;
+    },
+    { name: "bucket", maxConcurrency: 6, backoff: { baseMs: 1, jitter: 0 }, retryRateLimit: { qps: 20, burst: 2 } },
+  );
+  const started = performance.now();
+  q.start();
+  for (const k of ["a", "b", "c", "d", "e", "f"]) q.add(k);
+  await until(() => retries.length === 6, 3_000);
+  retries.sort((x, y) => x - y);
+  // Two retries at once, then four more at 50 ms apart: the last no sooner than ~200 ms in.
+  assert.ok((retries[5] as number) - started >= 190, `last retry after ${(retries[5] as number) - started} ms`);
+  assert.ok((retries[1] as number) - started < 150, "the burst was not held back");
+  await q.shutdown();
+});
+
+test("the retry rate limit can be turned off", async () => {
+  let runs = 0;
+  const q = new WorkQueue(
+    async () => {
+      runs++;
+      return runs <= 150 ? { kind: "error", error: new Error("again") } : done;
+    },
+    { name: "unlimited", backoff: { baseMs: 0, jitter: 0 }, retryRateLimit: false },
+  );
+  q.start();
+  q.add("k");
+  // 150 retries: over the default burst of 100, yet not spaced at 10 per second.
+  await until(() => runs > 150, 2_000);
+  await q.shutdown();
+});

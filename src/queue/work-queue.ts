@@ -1,6 +1,7 @@
-import { type BackoffOptions, backoffDelay, resolveBackoff } from "./backoff.ts";
+import { type BackoffOptions, backoffDelay, jittered, resolveBackoff, retryAfterMs } from "./backoff.ts";
 import { IndexedHeap } from "./heap.ts";
 import type { QueueObserver, ReconcileResultLabel, RunDetail } from "./observer.ts";
+import { DEFAULT_RETRY_RATE_LIMIT, type RateLimit, TokenBucket } from "./rate-limit.ts";
 import type { ReconcileResult } from "./result.ts";
 
 /**
@@ -15,8 +16,14 @@ export interface WorkQueueOptions {
   name: string;
   /** How many runs (always of different keys) may be in flight at once. Default 1. */
   maxConcurrency?: number;
-  /** Per-key exponential backoff after failed runs. Default 5 ms doubling, capped at 1000 s. */
+  /** Per-key exponential backoff after failed runs. Default 5 ms doubling, capped at 1000 s, 10% jitter. */
   backoff?: BackoffOptions;
+  /**
+   * A token bucket over the retries of all keys (default 10 per second, burst 100, as controller-runtime's);
+   * a retry waits for the longest of its key's backoff, this limit, and the failure's Retry-After. `false`: no
+   * overall limit.
+   */
+  retryRateLimit?: Partial<RateLimit> | false;
   /**
    * Per-run timeout: aborts the handler's signal and counts the run as an error once the handler settles. The key
    * stays in flight (and keeps its worker) until then, so a key never runs twice at once.
@@ -118,6 +125,7 @@ export class WorkQueue {
   readonly #backoff: Required<BackoffOptions>;
   readonly #timeoutMs: number | undefined;
   readonly #observer: QueueObserver | undefined;
+  readonly #retryLimit: TokenBucket | undefined;
 
   readonly #waiting = new Map<string, Waiting>();
   readonly #ready = new IndexedHeap<Waiting>(readyBefore);
@@ -148,6 +156,9 @@ export class WorkQueue {
     this.#backoff = resolveBackoff(options.backoff);
     this.#timeoutMs = timeoutMs;
     this.#observer = options.observer;
+    if (options.retryRateLimit !== false) {
+      this.#retryLimit = new TokenBucket({ ...DEFAULT_RETRY_RATE_LIMIT, ...options.retryRateLimit });
+    }
   }
 
   /** Keys waiting to run, ready or delayed (including keys that will run again after their current run). */
@@ -410,7 +421,7 @@ export class WorkQueue {
       this.#failures.set(key, failures);
       if (!this.#closed) {
         this.#emit("retried", key);
-        this.#accept(key, run.priority, backoffDelay(failures, this.#backoff));
+        this.#accept(key, run.priority, this.#retryDelay(failures, result));
       }
     } else {
       this.#failures.delete(key);
@@ -423,6 +434,16 @@ export class WorkQueue {
     } else {
       this.#schedulePump();
     }
+  }
+
+  /**
+   * The wait before retrying a failed run: the longest of the key's jittered backoff, the failure's own
+   * Retry-After (a throttled apiserver says when to come back) and the overall retry rate limit.
+   */
+  #retryDelay(failures: number, result: ReconcileResult): number {
+    const backoff = jittered(backoffDelay(failures, this.#backoff), this.#backoff.jitter);
+    const retryAfter = result.kind === "error" ? retryAfterMs(result.error) : 0;
+    return Math.max(backoff, retryAfter, this.#retryLimit?.reserve() ?? 0);
   }
 
   #emit<K extends keyof QueueObserver>(hook: K, ...args: Parameters<NonNullable<QueueObserver[K]>>): void {

@@ -11,6 +11,7 @@ import { after, before, test } from "node:test";
 import { Informer } from "../../src/cache/index.ts";
 import { Client, RequestTimeoutError } from "../../src/client/index.ts";
 import { Manager } from "../../src/manager/index.ts";
+import { WorkQueue } from "../../src/queue/index.ts";
 import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
@@ -215,4 +216,39 @@ test("/healthz fails while an informer cannot list or watch, naming its kind, an
   failing.remove();
   await plane.http.expectOk("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "back" } });
   await eventually("/healthz passes again", async () => (await healthz()).status === 200, 15_000);
+});
+
+test("a reconcile throttled with 429 and Retry-After: 1 is retried no sooner than a second later", async (t) => {
+  const ns = await plane.namespace(t);
+  await plane.http.expectOk("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "busy" } });
+  const client = await Client.connect({ kubeconfig: proxy.kubeconfig });
+  t.after(() => client.close());
+  const throttle = proxy.inject({
+    verb: "get",
+    path: new RegExp(`/namespaces/${ns}/configmaps/busy$`),
+    action: { status: 429, retryAfterSeconds: 1 },
+    times: 2,
+  });
+  const runs: number[] = [];
+  let converged = false;
+  const queue = new WorkQueue(
+    async (_key, signal) => {
+      runs.push(performance.now());
+      await client.get(corev1.ConfigMap, { namespace: ns, name: "busy" }, { signal });
+      converged = true;
+      return { kind: "done" };
+    },
+    { name: "throttled" },
+  );
+  t.after(() => queue.shutdown());
+  queue.start();
+  queue.add(`${ns}/busy`);
+  await eventually("the reconcile gets through", () => converged, 15_000);
+  assert.equal(throttle.hits, 2);
+  assert.equal(runs.length, 3);
+  const gaps = runs.slice(1).map((at, i) => at - (runs[i] as number));
+  assert.ok(
+    gaps.every((g) => g >= 990),
+    `retries spaced ${gaps.map(Math.round).join(", ")} ms`,
+  );
 });
