@@ -50,6 +50,11 @@ export interface InformerOptions<T extends KubeObject> {
    * 1 s, doubling up to this (default 10 s), so that the informer starts soon after the CRD appears.
    */
   unservedRetryMaxMs?: number;
+  /**
+   * After a 410 Gone the relist waits a random time of up to this (default 1,000 ms): a compaction expires the
+   * watches of every informer at once, and their relists should not all hit the apiserver together.
+   */
+  relistJitterMs?: number;
   /** Replay every cached object as an update this often (default: never). */
   resyncMs?: number;
   indexes?: Record<string, IndexFunc<T>>;
@@ -251,6 +256,7 @@ export class Informer<T extends KubeObject> {
           // Our resourceVersion fell out of the apiserver's window: only a new list can catch up.
           this.log("info", "resourceVersion expired; relisting", { resourceVersion: this.resourceVersion });
           needList = true;
+          await this.sleep(Math.random() * (this.options.relistJitterMs ?? 1_000));
           continue;
         }
         if (isNotFound(err)) {

@@ -288,6 +288,12 @@ export class Transport {
     try {
       const headers = await this.headers({ ...spec, method: "GET" }, false);
       res = await this.send(this.watches, "GET", path, headers, undefined, spec.signal, deadline);
+      if (res.statusCode === 401) {
+        // As for ordinary requests: an expired token is refreshed once, and the watch opened again.
+        res.resume();
+        const fresh = await this.headers({ ...spec, method: "GET" }, true);
+        res = await this.send(this.watches, "GET", path, fresh, undefined, spec.signal, deadline);
+      }
       const code = res.statusCode ?? 0;
       this.report("WATCH", code, started);
       if (code < 200 || code > 299) {

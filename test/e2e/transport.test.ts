@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Informer } from "../../src/cache/index.ts";
-import { Client, RequestTimeoutError } from "../../src/client/index.ts";
+import { Client, loadConnection, RequestTimeoutError, Transport } from "../../src/client/index.ts";
 import { Manager } from "../../src/manager/index.ts";
 import { WorkQueue } from "../../src/queue/index.ts";
 import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
@@ -251,4 +251,67 @@ test("a reconcile throttled with 429 and Retry-After: 1 is retried no sooner tha
     gaps.every((g) => g >= 990),
     `retries spaced ${gaps.map(Math.round).join(", ")} ms`,
   );
+});
+
+test("a watch answered 401 refreshes the credentials and opens again", async (t) => {
+  const ns = await plane.namespace(t);
+  const config = await loadConnection({ kubeconfig: proxy.kubeconfig });
+  const refreshes: boolean[] = [];
+  const client = new Client(
+    new Transport({
+      ...config,
+      authorization: (options) => {
+        refreshes.push(options?.refresh === true);
+        return config.authorization(options);
+      },
+    }),
+  );
+  t.after(() => client.close());
+  const denied = proxy.inject({
+    verb: "watch",
+    path: new RegExp(`/namespaces/${ns}/configmaps$`),
+    action: { status: 401, reason: "Unauthorized", message: "token expired (injected)" },
+    times: 1,
+  });
+  // A watch from no resourceVersion starts with the objects that exist.
+  await plane.http.expectOk("POST", `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: "seen" } });
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const watch = client.watch(corev1.ConfigMap, { namespace: ns, signal: controller.signal });
+  const first = watch.next();
+  const outcome = await settled(first, 10_000);
+  assert.ok(
+    typeof outcome === "object" && "value" in outcome,
+    `the watch delivered an event, got ${JSON.stringify(outcome)}`,
+  );
+  assert.equal(outcome.value.value?.object.metadata?.name, "seen");
+  assert.equal(denied.hits, 1);
+  assert.deepEqual(refreshes, [false, true], "asked for fresh credentials after the 401");
+});
+
+test("informers whose watches expire relist after a jittered delay, not all at once", async (t) => {
+  const ns = await plane.namespace(t);
+  const n = 5;
+  const informers: Informer<corev1.ConfigMap>[] = [];
+  for (let i = 0; i < n; i++) {
+    const userAgent = `relist-${i}-${ns}`;
+    const client = await Client.connect({ kubeconfig: proxy.kubeconfig, userAgent });
+    t.after(() => client.close());
+    proxy.inject({ verb: "watch", userAgent, action: { expire: true }, times: 1 });
+    const informer = new Informer(client, corev1.ConfigMap, { namespace: ns, relistJitterMs: 2_000 });
+    t.after(() => informer.stop());
+    informers.push(informer);
+  }
+  for (const informer of informers) informer.start();
+  await eventually("every informer listed twice", () => informers.every((i) => i.stats.lists >= 2), 15_000);
+  const gaps = informers.map((_, i) => {
+    const mine = proxy.requests.filter((r) => r.userAgent === `relist-${i}-${ns}`);
+    const expired = mine.find((r) => r.fault === "expire");
+    const relist = mine.find((r) => r.verb === "list" && expired !== undefined && r.at >= expired.at);
+    assert.ok(expired && relist, `informer ${i}: an expired watch, then a list`);
+    return relist.at - expired.at;
+  });
+  assert.ok(Math.max(...gaps) >= 200, `relists came ${gaps.join(", ")} ms after the 410s`);
+  assert.ok(Math.max(...gaps) - Math.min(...gaps) >= 100, `relists spread over ${gaps.join(", ")} ms`);
+  assert.ok(gaps.every((g) => g <= 2_500));
 });
