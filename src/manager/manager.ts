@@ -6,7 +6,7 @@ import { ClientBase, type KubeClient, type ObjectKey } from "../client/api.ts";
 import { Client } from "../client/client.ts";
 import type { LoadOptions } from "../client/config.ts";
 import { NotLeaderError, type WriteFence, type WriteKind } from "../client/fence.ts";
-import { Transport } from "../client/transport.ts";
+import { Transport, type TransportOptions } from "../client/transport.ts";
 import type { Controller } from "../controller/controller.ts";
 import { EventRecorder } from "../controller/events.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../controller/logger.ts";
@@ -23,7 +23,8 @@ export interface ManagerOptions {
   name: string;
   /** A client to use (default: one from `kubeconfig`/`KUBECONFIG`/in-cluster, with `name` as field manager). */
   client?: KubeClient;
-  connection?: LoadOptions;
+  /** Where and how to connect: kubeconfig, context, and the transport's timeouts and rate limit. */
+  connection?: LoadOptions & Omit<TransportOptions, "observer" | "userAgent">;
   /** Watch one namespace only (default: all). */
   namespace?: string;
   /** Lease-based leader election (default: off). */
