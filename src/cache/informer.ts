@@ -55,6 +55,12 @@ export interface InformerOptions<T extends KubeObject> {
    * watches of every informer at once, and their relists should not all hit the apiserver together.
    */
   relistJitterMs?: number;
+  /**
+   * While connections are refused (the apiserver is restarting: nothing listens on its port) the informer tries
+   * again after a random time of up to this (default 500 ms), without growing its backoff: a refused connection
+   * costs the apiserver nothing, and the watch should be back as soon as the apiserver is.
+   */
+  refusedRetryMs?: number;
   /** Replay every cached object as an update this often (default: never). */
   resyncMs?: number;
   indexes?: Record<string, IndexFunc<T>>;
@@ -69,6 +75,15 @@ export function stripManagedFields<T extends KubeObject>(obj: T): T {
 }
 
 class StalledWatchError extends Error {}
+
+/** A connection the apiserver's host refused: nothing listens on the port (happy-eyeballs errors included). */
+function isConnectionRefused(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown } | null;
+  if (!e || typeof e !== "object") return false;
+  if (e.code === "ECONNREFUSED") return true;
+  if (Array.isArray(e.errors) && e.errors.some(isConnectionRefused)) return true;
+  return e.cause !== undefined && e.cause !== err && isConnectionRefused(e.cause);
+}
 
 /**
  * Lists then watches one kind (in one namespace or all, with optional selectors) and keeps a Store current.
@@ -235,6 +250,8 @@ export class Informer<T extends KubeObject> {
     const unservedMaxMs = this.options.unservedRetryMaxMs ?? 10_000;
     let unservedDelay = 1_000;
     let needList = true;
+    // Set while connections are refused, so that an outage is logged once, not every retry.
+    let refusing = false;
     while (!this.stopped) {
       const started = Date.now();
       try {
@@ -244,6 +261,7 @@ export class Informer<T extends KubeObject> {
           unservedDelay = 1_000;
           this.lastError = undefined;
           this.failingSinceMs = undefined;
+          refusing = false;
         }
         await this.watchOnce();
         // A watch the server ended in good order: the connection works.
@@ -277,6 +295,20 @@ export class Informer<T extends KubeObject> {
         }
         this.lastError = (err as Error).message;
         this.failingSinceMs ??= Date.now();
+        const refused = isConnectionRefused(err);
+        if (!refused) refusing = false;
+        if (refused) {
+          this.stats.errors++;
+          if (!refusing) {
+            refusing = true;
+            this.log("warn", "the apiserver refuses connections; retrying", { error: (err as Error).message });
+          }
+          // The first answer after the outage (often a 429 or 503 while the apiserver warms up) starts from the
+          // initial backoff again, not from where the outage left it.
+          delay = initialMs * 2;
+          await this.sleep(Math.random() * (this.options.refusedRetryMs ?? 500));
+          continue;
+        }
         if (err instanceof StalledWatchError) {
           this.stats.stalls++;
           this.log("warn", "watch delivered nothing within the inactivity timeout; restarting it", {

@@ -401,11 +401,16 @@ export class ControlPlane {
    * Stops one component and starts it again with the same flags and ports, for tests of what survives an outage
    * (a watch cut by an apiserver restart, a kwok restart). Resolves once it answers its health endpoint again.
    * `kill` stops it with SIGKILL (a crash: nothing flushed, no connection closed politely) instead of SIGTERM.
+   * `onStopped` runs once the old process has exited, before the new one starts.
    */
-  async restart(name: string, options: { downMs?: number; timeoutMs?: number; kill?: boolean } = {}): Promise<void> {
+  async restart(
+    name: string,
+    options: { downMs?: number; timeoutMs?: number; kill?: boolean; onStopped?: () => void } = {},
+  ): Promise<void> {
     const entry = this.components.find((c) => c.state.name === name);
     if (!entry) throw new Error(`no component "${name}" in this plane`);
     await entry.proc.stop(5_000, options.kill ? "SIGKILL" : "SIGTERM");
+    options.onStopped?.();
     if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
     const proc = new ComponentProcess({
       name,
