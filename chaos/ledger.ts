@@ -86,6 +86,12 @@ export function countChildren(tasks: readonly Task[], children: readonly corev1.
 export interface LeaseChange {
   owner: string;
   at: number;
+  /**
+   * A change the replicas could not have waited for (a thief that ignores the protocol), dated when the deposed
+   * leader learned of it: only its writes sent from then on count as overlap, since no fence can recall a write
+   * already on the wire when someone takes the Lease without waiting for it to expire.
+   */
+  noticed?: boolean;
 }
 
 const writeVerbs = new Set(["create", "update", "patch", "delete", "deletecollection"]);
@@ -138,7 +144,7 @@ export function leaderOverlap(
       for (let i = 0; i < epochs.length; i++)
         if ((epochs[i] as LeaseChange).at <= w.at && epochs[i]?.owner === r.identity) mineIdx = i;
       const next = epochs.slice(mineIdx + 1).find((e) => e.owner !== r.identity);
-      if (next && next.at < end) overlapMs = Math.max(overlapMs, end - next.at);
+      if (next && next.at < end && !(next.noticed && w.at < next.at)) overlapMs = Math.max(overlapMs, end - next.at);
     }
   }
   return { overlapMs, changes: Math.max(0, epochs.length - 1) };

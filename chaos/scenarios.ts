@@ -180,12 +180,15 @@ export const scenarios: Scenario[] = [
       const faultStart = Date.now();
       const seconds = Math.ceil(size.faultMs / 1000);
       await w.stealLease("thief", seconds);
-      const external: LeaseChange[] = [{ owner: "thief", at: faultStart }];
-      // The old leader learns of the theft on its next look at the Lease; from then on it must not write.
-      const seen = await w.until(
-        async () => leader.proxy.requests.some((r) => r.resource === "leases" && r.at > faultStart && r.forwarded),
-        10_000,
-      );
+      const stolenAt = Date.now();
+      // The old leader learns of the theft when its next look at the Lease is answered; from then on it must not
+      // write (writes already on the wire then cannot be recalled: a thief does not wait for the Lease to expire).
+      const look = () =>
+        leader.proxy.requests.find(
+          (r) => r.resource === "leases" && r.at > stolenAt && r.forwarded && r.answeredAt !== undefined,
+        );
+      const seen = (await w.until(async () => look() !== undefined, 10_000)) && (look()?.answeredAt as number);
+      const external: LeaseChange[] = seen ? [{ owner: "thief", at: seen, noticed: true }] : [];
       await sleep(Math.max(0, faultStart + seconds * 1000 + 500 - Date.now()));
       slow.remove();
       const faultEnd = Date.now();
@@ -195,7 +198,7 @@ export const scenarios: Scenario[] = [
       if (seen) {
         const late = leader.proxy.requests.filter(
           (r) =>
-            r.at > seen + w.leaseMs.retry &&
+            r.at > seen &&
             r.at < faultEnd &&
             r.forwarded &&
             r.verb !== "get" &&
@@ -204,7 +207,7 @@ export const scenarios: Scenario[] = [
             r.resource !== "leases" &&
             r.resource !== "events",
         );
-        notes.push(`old leader saw the theft ${((seen - faultStart) / 1000).toFixed(2)} s after it`);
+        notes.push(`old leader saw the theft ${((seen - stolenAt) / 1000).toFixed(2)} s after it`);
         if (late.length > 0) failures.push(`${late.length} writes by the old leader after it saw the theft`);
       }
       return { faults: "1 lease theft", faultStart, faultEnd, external, notes, failures };
