@@ -98,6 +98,12 @@ export class Cache {
 
   /** The shared informer of a kind and scope, created on first use (and started if the cache runs). */
   informer<T extends KubeObject>(type: ResourceType<T>, scope: InformerScope = {}): Informer<T> {
+    // A cluster-scoped kind has no namespace to be scoped to: it is cached cluster-wide (a manager restricted to a
+    // namespace still reads the Namespaces, ClusterRoles or cluster-scoped custom resources it declares).
+    if (!type.namespaced && scope.namespace !== undefined) {
+      const { namespace: _ignored, ...rest } = scope;
+      scope = rest;
+    }
     const id = informerId(type, scope);
     let s = this.shared.get(id) as SharedInformer<T> | undefined;
     if (!s) {
@@ -177,7 +183,7 @@ export class Cache {
     const keep = (o: KubeObject) =>
       (!opts.namespace || o.metadata?.namespace === opts.namespace) &&
       (!match || match(o.metadata?.labels)) &&
-      (!opts.index || (s.informer.options.indexes?.[opts.index.name]?.(o as T) ?? []).includes(opts.index.value));
+      (!opts.index || store.indexValues(opts.index.name, o as T).includes(opts.index.value));
     // An index lookup is not limited to the namespace; anything else is already exactly the answer.
     if (s.overlay.size === 0) return match || (opts.index && opts.namespace) ? items.filter(keep) : items;
     const now = Date.now();
@@ -192,6 +198,7 @@ export class Cache {
   }
 
   private readerFor<T extends KubeObject>(type: ResourceType<T>, namespace: string | undefined): SharedInformer<T> {
+    if (!type.namespaced) namespace = undefined;
     let fallback: SharedInformer<T> | undefined;
     for (const s of this.shared.values()) {
       const i = s.informer;
@@ -232,6 +239,17 @@ export class Cache {
       // A deleting object the informer no longer holds was removed before this write's response was read (a
       // foreground deletion with no dependents ends at once): remembering it would bring it back until the TTL.
       if (object?.metadata?.deletionTimestamp && !current && !s.overlay.has(id)) continue;
+      // Responses may be read out of order. resourceVersions are opaque, but within one object's updates (same uid)
+      // the etcd-backed apiserver's integers grow: an older response must not replace a newer remembered write.
+      // Across uids (a re-created object) or for non-integer versions, the later response wins as before.
+      const remembered = s.overlay.get(id);
+      if (
+        object &&
+        remembered?.object?.metadata?.uid === object.metadata?.uid &&
+        remembered?.resourceVersion !== rv &&
+        notOlder(remembered?.resourceVersion, rv)
+      )
+        continue;
       const stored = object ? (i.options.metadataOnly ? metadataOnly(object) : stripManagedFields(object)) : undefined;
       s.overlay.set(id, {
         object: stored,

@@ -77,6 +77,11 @@ export class Store<T extends KubeObject> {
     return old;
   }
 
+  /** The values `obj` is indexed under in index `name` (custom indexes included), e.g. to filter by an index. */
+  indexValues(name: string, obj: T): readonly string[] {
+    return this.indexers.get(name)?.(obj) ?? [];
+  }
+
   /** Objects whose index `name` includes `value`. */
   byIndex(name: string, value: string): T[] {
     const index = this.indexes.get(name);

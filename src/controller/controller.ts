@@ -62,6 +62,8 @@ export interface ControllerDeps {
   events: EventRecorder;
   /** Scope informers to one namespace (default: all). */
   namespace?: string;
+  /** How long a child kind's informer may take to list before a reconcile that needs it fails (default 120 s). */
+  cacheSyncTimeoutMs?: number;
   observer?: QueueObserver;
   /** Called when a reconcile throws a programming error (TypeError, ReferenceError, RangeError): a "panic". */
   onPanic?: () => void;
@@ -102,6 +104,7 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
     const primary = this.requirePrimary("owns");
     const group = primary.type.group;
     const kind = primary.type.kind;
+    const ownerNamespaced = primary.type.namespaced;
     this.sources.push({
       type,
       predicates: (opts.predicates ?? []) as Predicate[],
@@ -111,7 +114,8 @@ export class ControllerBuilder<T extends KubeObject = KubeObject> {
       map: (obj) => {
         const ref = controllerOf(obj);
         if (!ref || ref.kind !== kind || groupOf(ref.apiVersion) !== group) return [];
-        const ns = obj.metadata?.namespace;
+        // A cluster-scoped owner's key is its name, whatever the namespace of its child.
+        const ns = ownerNamespaced ? obj.metadata?.namespace : undefined;
         return [ns ? `${ns}/${ref.name}` : ref.name];
       },
     });
@@ -314,7 +318,12 @@ export class Controller<T extends KubeObject = KubeObject> {
       if (key) queue.add(key);
     };
     this.cleanups.push(informer.addHandler({ add: enqueue, update: (_o, n) => enqueue(n), delete: enqueue }));
-    const synced = informer.waitForSync();
+    const synced = informer.waitForSync(deps.cacheSyncTimeoutMs);
+    // A failed sync is not kept: the next reconcile that needs the kind waits for it again (the handler stays).
+    synced.catch(() => {
+      if (this.childWatches.get(id)?.synced === synced)
+        this.childWatches.set(id, { type, synced: informer.whenSynced() });
+    });
     this.childWatches.set(id, { type, synced });
     return synced;
   }

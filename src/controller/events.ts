@@ -1,4 +1,5 @@
 import type { KubeClient } from "../client/api.ts";
+import { isNotFound } from "../client/errors.ts";
 import { Event as EventType } from "../types/generated/events.v1.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import type { Logger } from "./logger.ts";
@@ -71,15 +72,19 @@ export class EventRecorder {
     if (seen && now - seen.at < seriesWindowMs) {
       seen.count++;
       seen.at = now;
-      await this.client.patch(EventType, { namespace: seen.namespace, name: seen.name }, "merge", {
-        series: { count: seen.count, lastObservedTime: microTime() },
-      });
-      return;
+      try {
+        await this.client.patch(EventType, { namespace: seen.namespace, name: seen.name }, "merge", {
+          series: { count: seen.count, lastObservedTime: microTime() },
+        });
+        return;
+      } catch (err) {
+        // The Event is gone (its TTL ran out, or it was deleted): start the series again with a new one.
+        if (!isNotFound(err)) throw err;
+        if (this.recent.get(id) === seen) this.recent.delete(id);
+      }
     }
     if (this.recent.size > 4096) this.prune(now);
     const name = `${m.name ?? "object"}.${now.toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
-    const entry = { namespace, name, count: 1, at: now };
-    this.recent.set(id, entry);
     await this.client.create(EventType, {
       metadata: { name, namespace },
       eventTime: microTime(),
@@ -98,6 +103,8 @@ export class EventRecorder {
         ...(m.resourceVersion ? { resourceVersion: m.resourceVersion } : {}),
       },
     });
+    // Only a created Event starts a series: after a failed create the next occurrence creates it, not patches it.
+    this.recent.set(id, { namespace, name, count: 1, at: now });
   }
 
   private prune(now: number): void {

@@ -202,6 +202,7 @@ export class Manager {
       log: this.log.child({ controller: c.name }),
       events: this.events,
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
+      ...(this.options.cacheSyncTimeoutMs ? { cacheSyncTimeoutMs: this.options.cacheSyncTimeoutMs } : {}),
       observer: this.observed(
         c.name,
         this.metrics.queueObserver(c.name, c.options.maxConcurrentReconciles ?? 1, () => {

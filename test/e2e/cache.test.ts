@@ -1,10 +1,13 @@
 /** The informer cache on the real plane: metadata-only mode, indexes, transforms, selectors, events. */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { Cache } from "../../src/cache/index.ts";
 import { Client } from "../../src/client/index.ts";
 import { EventRecorder, setControllerReference } from "../../src/controller/index.ts";
-import { eventually, testPlane } from "../../src/testing/index.ts";
+import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
 import { corev1, eventsv1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -101,4 +104,42 @@ test("repeated events are aggregated into one Event with a series count", async 
   assert.equal(failed?.reportingController, "converge.dev/test");
   assert.equal(failed?.regarding?.uid, cm.metadata?.uid);
   assert.equal(events.find((e) => e.reason === "Created")?.series, undefined);
+});
+
+test("an event series starts only once its Event was created, and starts again when that Event is gone", async (t) => {
+  const namespace = await plane.namespace(t);
+  const dir = await mkdtemp(join(tmpdir(), "converge-events-"));
+  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
+  const proxied = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "cache-test" });
+  t.after(async () => {
+    await proxied.close();
+    await proxy.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const cm = await client.create(corev1.ConfigMap, { metadata: { name: "subject", namespace } });
+  const recorder = new EventRecorder(proxied, { controller: "converge.dev/test", instance: "test-1" });
+  const failing = async () => {
+    recorder.event(cm, "Warning", "Failed", "could not do it", "Reconcile", corev1.ConfigMap);
+    await recorder.flush();
+  };
+  const events = async () =>
+    (await client.list(eventsv1.Event, { namespace })).items.filter((e) => e.regarding?.name === "subject");
+
+  // The first create is refused: that occurrence is lost, and the next one creates the Event.
+  const refused = proxy.inject({ verb: "create", resource: "events", action: { status: 403 }, times: 1 });
+  await failing();
+  assert.equal(refused.hits, 1);
+  assert.deepEqual(await events(), []);
+  await failing();
+  await failing();
+  let found = await events();
+  assert.equal(found.length, 1, "the occurrence after the refused create creates the Event");
+  assert.equal(found[0]?.series?.count, 2);
+
+  // The Event is removed (its TTL ran out, or someone deleted it): the next occurrence creates a new one.
+  await client.delete(eventsv1.Event, { namespace, name: found[0]?.metadata?.name ?? "" });
+  await failing();
+  found = await events();
+  assert.equal(found.length, 1, "a series whose Event is gone starts again");
+  assert.equal(found[0]?.reason, "Failed");
 });
