@@ -59,6 +59,12 @@ export interface TransportOptions {
   qps?: number;
   /** Requests let through at once above `qps` (default: `qps`, at least 1). */
   burst?: number;
+  /**
+   * How many times a request answered 429 with Retry-After (any verb: the apiserver refused it unprocessed), or a
+   * read answered 5xx with Retry-After, is sent again after the wait the apiserver asked for, as client-go does
+   * (default 3; 0: never). Waits count to the request's timeout; one that would not fit is not made.
+   */
+  throttledRetries?: number;
 }
 
 /** Default of {@link TransportOptions.requestTimeoutMs}. */
@@ -76,14 +82,22 @@ class Deadline {
   private timer: NodeJS.Timeout | undefined;
   expired = false;
 
+  private readonly endsAt: number | undefined;
+
   constructor(ms: number, what: string) {
     if (!(ms > 0)) return;
+    this.endsAt = performance.now() + ms;
     this.error = new RequestTimeoutError(what, ms);
     this.timer = setTimeout(() => {
       this.expired = true;
       this.req?.destroy(this.error);
     }, ms);
     this.timer.unref();
+  }
+
+  /** Whether `ms` from now is still before the deadline (with a second to spare for the request itself). */
+  allows(ms: number): boolean {
+    return this.endsAt === undefined || performance.now() + ms + 1_000 < this.endsAt;
   }
 
   track(req: ClientRequest): void {
@@ -95,6 +109,21 @@ class Deadline {
     clearTimeout(this.timer);
     this.req = undefined;
   }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 export function buildPath(path: string, query?: Query): string {
@@ -119,6 +148,7 @@ export class Transport {
   private readonly userAgent: string;
   private readonly requestTimeoutMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly throttledRetries: number;
   private readonly limiter: RequestRateLimiter | undefined;
 
   constructor(config: ConnectionConfig, options: TransportOptions = {}) {
@@ -132,6 +162,7 @@ export class Transport {
     this.userAgent = options.userAgent ?? "converge";
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.throttledRetries = options.throttledRetries ?? 3;
     if (options.qps !== undefined) {
       this.limiter = new RequestRateLimiter(options.qps, options.burst ?? Math.max(1, Math.ceil(options.qps)));
     }
@@ -258,6 +289,22 @@ export class Transport {
         const headers = await this.headers(spec, true, body);
         res = await this.send(this.requests, spec.method, path, headers, body, spec.signal, deadline);
       }
+      for (let retry = 0; retry < this.throttledRetries; retry++) {
+        const waitMs = this.throttleWaitMs(spec.method, res, deadline);
+        if (waitMs === undefined) break;
+        res.resume();
+        this.report(spec.method, res.statusCode ?? 0, started);
+        await abortableSleep(waitMs, spec.signal);
+        res = await this.send(
+          this.requests,
+          spec.method,
+          path,
+          await this.headers(spec, false, body),
+          body,
+          spec.signal,
+          deadline,
+        );
+      }
       text = await readText(res);
     } catch (err) {
       throw deadline.expired ? deadline.error : abortReason(spec.signal, err);
@@ -271,6 +318,22 @@ export class Transport {
       throw apiErrorFor(code, parsed, `${spec.method} ${spec.path}`, { retryAfter: res.headers["retry-after"] });
     }
     return parsed as T;
+  }
+
+  /**
+   * The wait before sending again an answer that asks for one: a 429 with Retry-After (the apiserver's priority
+   * and fairness, or max-in-flight, refused it before doing anything, so any verb is safe to resend) or a 5xx
+   * with Retry-After to a read; undefined when there is none, or it would not fit before the deadline. Up to 10%
+   * longer than asked, so that the clients throttled together do not all come back in the same instant.
+   */
+  private throttleWaitMs(method: string, res: IncomingMessage, deadline: Deadline): number | undefined {
+    const code = res.statusCode ?? 0;
+    if (code !== 429 && !(code >= 500 && (method === "GET" || method === "HEAD"))) return undefined;
+    const header = res.headers["retry-after"];
+    const seconds = header === undefined ? Number.NaN : Number(header);
+    if (!Number.isFinite(seconds) || seconds < 0) return undefined;
+    const waitMs = seconds * 1000 * (1 + Math.random() * 0.1);
+    return deadline.allows(waitMs) ? waitMs : undefined;
   }
 
   /**
