@@ -18,7 +18,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Client } from "../src/client/index.ts";
-import { child, controller, createLogger, generationChanged, handlers } from "../src/controller/index.ts";
+import { child, controller, createLogger, generationChanged } from "../src/controller/index.ts";
 import { Manager } from "../src/manager/index.ts";
 import { corev1 } from "../src/types/index.ts";
 import { effectFor, effectSelector, label, Task } from "./task.ts";
@@ -72,24 +72,20 @@ if (mode === "ledger") {
     controller("ledger")
       .for(Task)
       .withOptions({ maxConcurrentReconciles: workers })
-      .reconcile(async (req, ctx) => {
-        const task = ctx.object;
-        if (!task || task.status?.applied === task.spec.step) return undefined;
+      .reconcile(async (task, ctx) => {
+        const { name, namespace } = task.metadata;
         const step = task.spec.step;
+        if (task.status?.applied === step) return undefined;
         // A live read, not the cache: whether the effect exists must not depend on how far the watch has got.
         const done = await ctx.client.list(corev1.ConfigMap, {
-          namespace: req.namespace,
-          labelSelector: effectSelector(req.name, step),
+          namespace,
+          labelSelector: effectSelector(name, step),
           signal: ctx.signal,
         });
         if (done.items.length === 0) await ctx.client.create(corev1.ConfigMap, effect(task), { signal: ctx.signal });
-        await ctx.client.patch(
-          Task,
-          { namespace: req.namespace, name: req.name },
-          "merge",
-          { status: { applied: step } },
-          { subresource: "status", signal: ctx.signal },
-        );
+        await ctx.status((status) => {
+          status.applied = step;
+        });
         return undefined;
       }),
   );
@@ -99,35 +95,37 @@ if (mode === "ledger") {
     await client.create(corev1.ConfigMap, effect(task, id), { signal });
   };
   manager.add(
-    handlers("ledger-handlers", Task)
-      .withPredicates(...predicates)
+    controller("ledger-handlers")
+      .for(Task, { predicates })
       .withOptions({ maxConcurrentReconciles: workers, backoff: { baseMs: 50, maxMs: 2_000 } })
-      .onCreate((task, ctx) => write(task, "create-1", ctx.signal), "create-1")
-      .onCreate(async (task, ctx) => {
-        const name = task.metadata?.name ?? "";
-        const n = failures.get(name) ?? 0;
-        if (n < failFirst) {
-          failures.set(name, n + 1);
-          throw new Error(`create-2 fails its first ${failFirst} runs (run ${n + 1})`);
-        }
-        await write(task, "create-2", ctx.signal);
-      }, "create-2")
-      .onUpdate((task, _old, ctx) => write(task, `update-${task.spec.step}`, ctx.signal), "update")
-      .onDelete(async () => {}, "delete")
-      .build(),
+      .handlers((on) =>
+        on
+          .onCreate((task, ctx) => write(task, "create-1", ctx.signal), "create-1")
+          .onCreate(async (task, ctx) => {
+            const name = task.metadata.name;
+            const n = failures.get(name) ?? 0;
+            if (n < failFirst) {
+              failures.set(name, n + 1);
+              throw new Error(`create-2 fails its first ${failFirst} runs (run ${n + 1})`);
+            }
+            await write(task, "create-2", ctx.signal);
+          }, "create-2")
+          .onUpdate((task, _old, ctx) => write(task, `update-${task.spec.step}`, ctx.signal), "update")
+          .onDelete(async () => {}, "delete"),
+      ),
   );
 } else if (mode === "children") {
   manager.add(
     controller("ledger-children")
-      .for<Task>(Task, { predicates })
+      .for(Task, { predicates })
       .owns(corev1.ConfigMap)
       .withOptions({ maxConcurrentReconciles: workers })
       .children((task) =>
         Array.from({ length: task.spec.step }, (_, i) =>
           child(corev1.ConfigMap, {
             metadata: {
-              name: `${task.metadata?.name}-c${i}`,
-              labels: { [label.child]: task.metadata?.name ?? "", [label.writer]: identity },
+              name: `${task.metadata.name}-c${i}`,
+              labels: { [label.child]: task.metadata.name, [label.writer]: identity },
             },
             data: { step: String(task.spec.step) },
           }),

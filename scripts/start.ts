@@ -245,8 +245,8 @@ try {
 
   // Kinds the controllers own beyond the built-in ones listed above (a Dapr Component, say).
   const extraKinds: ResourceType[] = [];
-  for (const make of all.controllers) {
-    for (const w of make().watchedTypes) {
+  for (const c of all.controllers) {
+    for (const w of c.watchedTypes) {
       const known = [...ownedKinds, ...extraKinds].some(
         (t) => t.apiVersion === w.type.apiVersion && t.kind === w.type.kind,
       );

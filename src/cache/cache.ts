@@ -1,5 +1,5 @@
 import { type KubeClient, type ObjectKey, objectKey } from "../client/api.ts";
-import { parseLabelSelector } from "../client/selector.ts";
+import { matchLabels, parseLabelSelector } from "../client/selector.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { Informer, type InformerLog, type InformerOptions, stripManagedFields } from "./informer.ts";
 import { byControllerUid, byNamespace, byOwnerUid, keyOf } from "./store.ts";
@@ -25,6 +25,8 @@ export interface CacheOptions {
 export interface ListFromCacheOptions {
   namespace?: string;
   labelSelector?: string;
+  /** Objects carrying every one of these labels (with `labelSelector` too, both must match). */
+  matchLabels?: Record<string, string>;
   /** Objects whose index `name` has `value`, e.g. `{ name: "owner", value: parent.metadata.uid }`. */
   index?: { name: string; value: string };
 }
@@ -179,7 +181,8 @@ export class Cache {
     if (opts.index) items = store.byIndex(opts.index.name, opts.index.value);
     else if (opts.namespace) items = store.byIndex("namespace", opts.namespace);
     else items = [...store.values()];
-    const match = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : undefined;
+    const selector = [opts.labelSelector, opts.matchLabels && matchLabels(opts.matchLabels)].filter(Boolean).join(",");
+    const match = selector ? parseLabelSelector(selector) : undefined;
     const keep = (o: KubeObject) =>
       (!opts.namespace || o.metadata?.namespace === opts.namespace) &&
       (!match || match(o.metadata?.labels)) &&

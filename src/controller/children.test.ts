@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { appsv1, batchv1, corev1 } from "../types/index.ts";
 import type { KubeObject } from "../types/resource.ts";
-import { type ChildSpec, child, dependencyOrder, isSubset } from "./children.ts";
+import { isSubset } from "./apply.ts";
+import { type ChildSpec, child, dependencyOrder } from "./children.ts";
 import { builtinReadiness, readiness } from "./readiness.ts";
 
 /** Objects with a status, as the checks receive them. */

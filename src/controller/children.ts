@@ -1,11 +1,13 @@
 import type { DeepPartial, KubeClient } from "../client/api.ts";
-import { ApiError, InvalidError, isNotFound } from "../client/errors.ts";
-import type { Condition } from "../types/generated/meta.v1.ts";
+import { ApiError, InvalidError, isNotFound, isRetryable } from "../client/errors.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
-import { setCondition } from "./conditions.ts";
-import { isDeleting } from "./finalizers.ts";
+import { applyIfChanged, childObject } from "./apply.ts";
+import type { Conditions } from "./conditions.ts";
+import type { Live, ObjectContext } from "./context.ts";
+import { hasFinalizer, isDeleting } from "./finalizers.ts";
 import { builtinReadiness, type ReadyCheck, readiness } from "./readiness.ts";
-import type { ReconcileContext, ReconcileOutcome } from "./reconcile.ts";
+import type { ReconcileOutcome } from "./reconcile.ts";
+import type { StatusOf } from "./status.ts";
 
 /**
  * Declarative children: a function returns the objects a parent should have; Converge applies them (server-side
@@ -53,12 +55,21 @@ export interface ChildReport {
   message?: string;
 }
 
-export interface ChildrenOptions<P extends KubeObject> {
+export interface ChildrenOptions<
+  T extends KubeObject = KubeObject,
+  O extends ResourceType = ResourceType,
+  N extends boolean = boolean,
+> {
   /**
-   * Writes the parent's status from the children's report. Default: conditions Ready, Progressing and Degraded
-   * with reasons and observedGeneration, through the status subresource, only when they changed.
+   * The parent's status from the children's report, written like `ctx.status` (only what changed, conditional on
+   * the parent's resourceVersion). Default: `childConditions` — Ready, Progressing and Degraded.
    */
-  status?: (parent: P, report: ChildReport[], ctx: ReconcileContext<P>) => Promise<void> | void;
+  status?: (
+    status: StatusOf<T>,
+    conditions: Conditions,
+    report: ChildReport[],
+    ctx: ObjectContext<T, O, N>,
+  ) => void | Promise<void>;
   /** Requeue while children are not ready, in case their readiness changes without an event (default 30 s). */
   pollWhileProgressingMs?: number;
 }
@@ -85,21 +96,6 @@ function keyOf(obj: KubeObject): string {
 
 function typeId(type: ResourceType): string {
   return `${type.apiVersion}/${type.kind}`;
-}
-
-/** Every field of `desired` is present and equal in `live` (arrays element-wise, same length). */
-export function isSubset(desired: unknown, live: unknown): boolean {
-  if (desired === null || typeof desired !== "object")
-    return desired === live || (desired === undefined && live === undefined);
-  if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]));
-  }
-  if (live === null || typeof live !== "object" || Array.isArray(live)) return false;
-  for (const [k, v] of Object.entries(desired)) {
-    if (v === undefined) continue;
-    if (!isSubset(v, (live as Record<string, unknown>)[k])) return false;
-  }
-  return true;
 }
 
 /** Orders children so that each comes after what it depends on; rejects unknown ids and cycles. */
@@ -129,7 +125,6 @@ export function dependencyOrder(children: ChildSpec[], idOf: (c: ChildSpec) => s
 
 /** What the engine needs from its controller. */
 export interface ChildrenHost {
-  name: string;
   /** Makes sure events of this kind reach the controller (idempotent); resolves once its cache has synced. */
   watchChildren(type: ResourceType): Promise<void>;
   /** Child kinds declared or seen so far (for pruning). */
@@ -161,43 +156,65 @@ async function isServed(client: KubeClient, type: ResourceType, namespace: strin
   return served;
 }
 
-/** The reconcile of a children controller. */
-export async function reconcileChildren<P extends KubeObject>(
-  host: ChildrenHost,
-  parentType: ResourceType<P>,
-  desiredOf: (parent: P, ctx: ReconcileContext<P>) => ChildSpec[] | Promise<ChildSpec[]>,
-  options: ChildrenOptions<P>,
-  ctx: ReconcileContext<P>,
-): Promise<ReconcileOutcome> {
-  const parent = ctx.object;
-  if (!parent) return undefined; // gone: owned children are garbage-collected; the finalizer handled the rest
-  const finalizer = `converge.dev/children.${host.name}`;
-  const uid = parent.metadata?.uid ?? "";
-  const key = ctx.request;
+/** A child the apiserver could not take this time (a timeout, 429, 5xx): retried with backoff, not reported failed. */
+class TransientChildError extends Error {}
 
-  if (isDeleting(parent)) {
-    if (!parent.metadata?.finalizers?.includes(finalizer)) return undefined;
+/** Ready / Progressing / Degraded from the children's report: what a children controller reports by default. */
+export function childConditions(conditions: Conditions, report: readonly ChildReport[]): void {
+  const failed = report.filter((r) => r.state === "failed");
+  const pending = report.filter((r) => r.state === "progressing" || r.state === "waiting");
+  const inactive = report.filter((r) => r.state === "inactive");
+  const list = (rs: ChildReport[]) => rs.map((r) => `${r.id}: ${r.message ?? r.state}`).join("; ");
+  const ready = failed.length === 0 && pending.length === 0;
+  conditions.set(
+    "Ready",
+    ready,
+    ready ? "ChildrenReady" : failed.length ? "ChildrenFailed" : "ChildrenNotReady",
+    ready
+      ? inactive.length
+        ? `inactive: ${list(inactive)}`
+        : "all children are ready"
+      : list([...failed, ...pending]),
+  );
+  conditions.set(
+    "Progressing",
+    pending.length > 0,
+    pending.length ? "ChildrenProgressing" : "ChildrenSettled",
+    pending.length ? list(pending) : "",
+  );
+  conditions.set(
+    "Degraded",
+    failed.length > 0,
+    failed.length ? "ChildrenFailed" : "NoFailures",
+    failed.length ? list(failed) : "",
+  );
+}
+
+/** The reconcile of a children controller, on the live parent. */
+export async function reconcileChildren<T extends KubeObject, O extends ResourceType, N extends boolean>(
+  host: ChildrenHost,
+  controllerName: string,
+  parentType: ResourceType<T>,
+  desiredOf: (parent: Live<T, N>, ctx: ObjectContext<T, O, N>) => ChildSpec[] | Promise<ChildSpec[]>,
+  options: ChildrenOptions<T, O, N>,
+  ctx: ObjectContext<T, O, N>,
+): Promise<ReconcileOutcome> {
+  const finalizer = `converge.dev/children.${controllerName}`;
+  const uid = ctx.object.metadata.uid;
+
+  if (isDeleting(ctx.object)) {
+    if (!hasFinalizer(ctx.object, finalizer)) return undefined;
     const remaining = await cleanup(host, ctx, uid);
     if (remaining > 0) return { requeueAfterMs: 1_000 };
-    await ctx.client.patch(parentType, key, "merge", {
-      metadata: {
-        resourceVersion: parent.metadata?.resourceVersion,
-        finalizers: (parent.metadata?.finalizers ?? []).filter((f) => f !== finalizer),
-      },
-    });
+    await ctx.finalizer(finalizer, () => {}); // nothing is left: this only removes it
     return undefined;
   }
-  if (!parent.metadata?.finalizers?.includes(finalizer)) {
-    // Ordered clean-up on deletion, and children that owner references cannot cover, need a finalizer.
-    await ctx.client.patch(parentType, key, "merge", {
-      metadata: {
-        resourceVersion: parent.metadata?.resourceVersion,
-        finalizers: [...(parent.metadata?.finalizers ?? []), finalizer],
-      },
-    });
-    return undefined; // the write comes back as an event
-  }
+  // Ordered clean-up on deletion, and children that owner references cannot cover, need a finalizer. The reconcile
+  // goes on with the patched parent: it does not wait for the write to come back as an event, which a
+  // generationChanged predicate would filter out.
+  await ctx.finalizer(finalizer, () => {});
 
+  const parent = ctx.object;
   const desired = await desiredOf(parent, ctx);
   const idOf = (c: ChildSpec) => c.options.id ?? `${c.type.kind.toLowerCase()}/${c.object.metadata?.name ?? ""}`;
   const ordered = dependencyOrder(desired, idOf);
@@ -207,16 +224,28 @@ export async function reconcileChildren<P extends KubeObject>(
     const set = wanted.get(typeId(type)) ?? new Set<string>();
     wanted.set(typeId(type), set.add(keyOf(obj)));
   };
+  let transient: TransientChildError | undefined;
   for (const c of ordered) {
     const id = idOf(c);
-    const obj = prepare(c, parent, parentType, host.name, id);
+    const obj = childObject(c.type, c.object, parent, parentType, {
+      labels: { [label.controller]: controllerName, [label.parentUid]: uid },
+      annotations: {
+        [annotation.parent]: keyOf(parent),
+        [annotation.child]: id,
+        // Recorded on the child so that clean-up keeps the order even after a restart or a change of the desired set.
+        ...(c.options.dependsOn?.length ? { [annotation.dependsOn]: c.options.dependsOn.join(",") } : {}),
+      },
+      // An owner reference works only from a cluster-scoped parent, or within the parent's namespace; other
+      // children are found by label and removed by the finalizer.
+      owner: "if-possible",
+    });
     const report: ChildReport = { id, kind: c.type.kind, name: obj.metadata?.name ?? "", state: "progressing" };
     reports.set(id, report);
     if (c.options.when === false) {
       report.state = "disabled";
       continue;
     }
-    if (!(await isServed(ctx.client, c.type, (obj.metadata?.namespace as string | undefined) ?? undefined))) {
+    if (!(await isServed(ctx.client, c.type, obj.metadata?.namespace ?? undefined))) {
       report.state = "inactive";
       report.message = `${c.type.kind} (${c.type.apiVersion}) is not served by this cluster`;
       continue;
@@ -230,23 +259,20 @@ export async function reconcileChildren<P extends KubeObject>(
     }
     await host.watchChildren(c.type);
     keep(c.type, obj);
-    let live = ctx.cache.get(c.type, keyOf(obj));
-    if (!live || !isSubset(obj, live)) {
-      try {
-        live = await ctx.client.apply(c.type, obj, { fieldManager: host.name, force: true });
-      } catch (err) {
-        report.state = "failed";
-        report.message = describe(err);
-        ctx.events.event(
-          parent,
-          "Warning",
-          "ChildRejected",
-          `${c.type.kind} ${report.name}: ${report.message}`,
-          "Apply",
-          parentType,
-        );
+    let live: KubeObject;
+    try {
+      live = (await applyIfChanged(ctx.client, ctx.cache, c.type, obj, controllerName, ctx.signal)).object;
+    } catch (err) {
+      report.message = describe(err);
+      if (isRetryable(err)) {
+        // Not the child's fault: the reconcile fails after the others were seen to, and is retried with backoff.
+        report.message = `retrying: ${report.message}`;
+        transient ??= new TransientChildError(`${c.type.kind} ${report.name}: ${describe(err)}`, { cause: err });
         continue;
       }
+      report.state = "failed";
+      ctx.event("Warning", "ChildRejected", `${c.type.kind} ${report.name}: ${report.message}`, { action: "Apply" });
+      continue;
     }
     const check = (c.options.ready as ReadyCheck | undefined) ?? builtinReadiness(c.type.group, c.type.kind);
     const r = readiness(check(live));
@@ -256,58 +282,21 @@ export async function reconcileChildren<P extends KubeObject>(
 
   await prune(host, ctx, uid, wanted);
   const report = [...reports.values()];
-  if (options.status) await options.status(parent, report, ctx);
-  else await writeConditions(parentType, parent, report, ctx);
+  await ctx.status(async (status, conditions) => {
+    if (options.status) await options.status(status, conditions, report, ctx);
+    else childConditions(conditions, report);
+  });
+  if (transient) throw transient;
   const settled = report.every(
     (r) => r.state === "ready" || r.state === "disabled" || r.state === "inactive" || r.state === "failed",
   );
   return settled ? undefined : { requeueAfterMs: options.pollWhileProgressingMs ?? 30_000 };
 }
 
-function prepare<P extends KubeObject>(
-  c: ChildSpec,
-  parent: P,
-  parentType: ResourceType<P>,
-  controller: string,
-  id: string,
-): KubeObject {
-  const obj = structuredClone(c.object) as KubeObject;
-  obj.metadata ??= {};
-  const meta = obj.metadata;
-  if (!meta.name) throw new Error(`child ${id}: metadata.name is required`);
-  const parentNs = parent.metadata?.namespace;
-  if (c.type.namespaced) meta.namespace ??= parentNs;
-  else delete meta.namespace;
-  meta.labels = { ...meta.labels, [label.controller]: controller, [label.parentUid]: parent.metadata?.uid ?? "" };
-  meta.annotations = {
-    ...meta.annotations,
-    [annotation.parent]: keyOf(parent),
-    [annotation.child]: id,
-    // Recorded on the child so that clean-up keeps the order even after a restart or a change of the desired set.
-    ...(c.options.dependsOn?.length ? { [annotation.dependsOn]: c.options.dependsOn.join(",") } : {}),
-  };
-  // An owner reference works only from a cluster-scoped parent, or within the parent's namespace; other children
-  // are found by label and removed by the finalizer.
-  const sameScope = !parentNs || (c.type.namespaced && meta.namespace === parentNs);
-  if (sameScope) {
-    meta.ownerReferences = [
-      {
-        apiVersion: parentType.apiVersion,
-        kind: parentType.kind,
-        name: parent.metadata?.name ?? "",
-        uid: parent.metadata?.uid ?? "",
-        controller: true,
-        blockOwnerDeletion: true,
-      },
-    ];
-  }
-  return { ...obj, apiVersion: c.type.apiVersion, kind: c.type.kind };
-}
-
 /** Deletes children of this parent that are no longer wanted (found by label in the cache, never by a cluster scan). */
-async function prune<P extends KubeObject>(
+async function prune(
   host: ChildrenHost,
-  ctx: ReconcileContext<P>,
+  ctx: { client: KubeClient; log: ObjectContext["log"] },
   uid: string,
   wanted: Map<string, Set<string>>,
 ) {
@@ -330,9 +319,9 @@ async function prune<P extends KubeObject>(
  * Deletes all children of a parent that is being deleted, dependents first: a child is deleted only when nothing
  * that depends on it is left. Returns how many are still there.
  */
-async function cleanup<P extends KubeObject>(
+async function cleanup(
   host: ChildrenHost,
-  ctx: ReconcileContext<P>,
+  ctx: { client: KubeClient; log: ObjectContext["log"] },
   uid: string,
 ): Promise<number> {
   const all: Array<{ type: ResourceType; obj: KubeObject }> = [];
@@ -362,62 +351,4 @@ function describe(err: unknown): string {
   if (err instanceof InvalidError) return err.fieldErrors().join("; ") || err.message;
   if (err instanceof ApiError) return `${err.reason}: ${err.message}`;
   return (err as Error)?.message ?? String(err);
-}
-
-/** Ready / Progressing / Degraded from the children's states, written only when something changed. */
-async function writeConditions<P extends KubeObject>(
-  parentType: ResourceType<P>,
-  parent: P,
-  report: ChildReport[],
-  ctx: ReconcileContext<P>,
-): Promise<void> {
-  const status = (parent as { status?: { conditions?: Condition[] } }).status ?? {};
-  const conditions = structuredClone(status.conditions ?? []);
-  const generation = parent.metadata?.generation;
-  const failed = report.filter((r) => r.state === "failed");
-  const pending = report.filter((r) => r.state === "progressing" || r.state === "waiting");
-  const inactive = report.filter((r) => r.state === "inactive");
-  const list = (rs: ChildReport[]) => rs.map((r) => `${r.id}: ${r.message ?? r.state}`).join("; ");
-  let changed = false;
-  const set = (type: string, ok: boolean, reason: string, message: string) => {
-    changed =
-      setCondition(conditions, {
-        type,
-        status: ok ? "True" : "False",
-        reason,
-        message,
-        ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      }) || changed;
-  };
-  const ready = failed.length === 0 && pending.length === 0;
-  set(
-    "Ready",
-    ready,
-    ready ? "ChildrenReady" : failed.length ? "ChildrenFailed" : "ChildrenNotReady",
-    ready
-      ? inactive.length
-        ? `inactive: ${list(inactive)}`
-        : "all children are ready"
-      : list([...failed, ...pending]),
-  );
-  set(
-    "Progressing",
-    pending.length > 0,
-    pending.length ? "ChildrenProgressing" : "ChildrenSettled",
-    pending.length ? list(pending) : "",
-  );
-  set(
-    "Degraded",
-    failed.length > 0,
-    failed.length ? "ChildrenFailed" : "NoFailures",
-    failed.length ? list(failed) : "",
-  );
-  if (!changed) return;
-  await ctx.client.patch(
-    parentType,
-    ctx.request,
-    "merge",
-    { status: { conditions } },
-    parentType.subresources.status ? { subresource: "status" } : {},
-  );
 }

@@ -70,3 +70,49 @@ export function removeCondition(conditions: Condition[], type: string): boolean 
   conditions.splice(i, 1);
   return true;
 }
+
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+/**
+ * The conditions of a status being written (`ctx.status((status, conditions) => ...)`), bound to the object's
+ * generation: `set` fills `observedGeneration` and moves `lastTransitionTime` only when the status changes. The
+ * list is created in the status only when a condition is set, so a status without conditions stays without.
+ */
+export class Conditions {
+  private readonly holder: { conditions?: Condition[] | undefined };
+  private readonly generation: number | undefined;
+
+  constructor(holder: { conditions?: Condition[] | undefined }, generation: number | undefined) {
+    this.holder = holder;
+    this.generation = generation;
+  }
+
+  /** Sets condition `type`; a boolean status is "True" or "False". Returns whether anything changed. */
+  set(type: string, status: boolean | ConditionStatus, reason: string, message = ""): boolean {
+    this.holder.conditions ??= [];
+    return setCondition(this.holder.conditions, {
+      type,
+      status: status === true ? "True" : status === false ? "False" : status,
+      reason,
+      message,
+      ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
+    });
+  }
+
+  get(type: string): Condition | undefined {
+    return findCondition(this.holder.conditions, type);
+  }
+
+  isTrue(type: string): boolean {
+    return isConditionTrue(this.holder.conditions, type);
+  }
+
+  /** Removes condition `type`; returns whether it was there. */
+  remove(type: string): boolean {
+    return this.holder.conditions ? removeCondition(this.holder.conditions, type) : false;
+  }
+
+  get all(): readonly Condition[] {
+    return this.holder.conditions ?? [];
+  }
+}

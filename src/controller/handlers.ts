@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
-import { type Controller, ControllerBuilder, type ControllerOptions } from "./controller.ts";
-import { handleFinalizer, isDeleting } from "./finalizers.ts";
-import type { Predicate } from "./predicates.ts";
-import type { ReconcileContext } from "./reconcile.ts";
+import type { Behaviour, RunContext } from "./builder.ts";
+import { asLive, type Live, type ObjectContext, objectContext, type Request } from "./context.ts";
+import { isDeleting } from "./finalizers.ts";
+import type { ReconcileOutcome } from "./reconcile.ts";
 
 /**
  * Handler-style controllers for those who think in events, as kopf users do: on create, update, delete, a
@@ -16,29 +16,42 @@ import type { ReconcileContext } from "./reconcile.ts";
  * handlers when this process saw it; after a restart it is undefined.
  */
 
-export interface HandlerContext<T extends KubeObject> extends ReconcileContext<T> {
-  /** The object being handled (as read at the start of this run). */
-  object: T;
-}
+/** The context handlers get: the same as a reconcile on the live object. */
+export type HandlerContext<
+  T extends KubeObject = KubeObject,
+  O extends ResourceType = ResourceType,
+  N extends boolean = boolean,
+> = ObjectContext<T, O, N>;
 
-export type Handler<T extends KubeObject> = (obj: T, ctx: HandlerContext<T>) => Promise<void> | void;
-export type UpdateHandler<T extends KubeObject> = (
-  obj: T,
-  old: T | undefined,
-  ctx: HandlerContext<T>,
+export type Handler<T extends KubeObject, O extends ResourceType = ResourceType, N extends boolean = boolean> = (
+  obj: Live<T, N>,
+  ctx: HandlerContext<T, O, N>,
 ) => Promise<void> | void;
-export type FieldHandler<T extends KubeObject> = (
-  obj: T,
+export type UpdateHandler<T extends KubeObject, O extends ResourceType = ResourceType, N extends boolean = boolean> = (
+  obj: Live<T, N>,
+  old: Live<T, N> | undefined,
+  ctx: HandlerContext<T, O, N>,
+) => Promise<void> | void;
+export type FieldHandler<T extends KubeObject, O extends ResourceType = ResourceType, N extends boolean = boolean> = (
+  obj: Live<T, N>,
   change: { path: string; old: unknown; new: unknown },
-  ctx: HandlerContext<T>,
+  ctx: HandlerContext<T, O, N>,
 ) => Promise<void> | void;
 
+/**
+ * What has been handled, in the object's annotation. Handlers that finished while others of the same change failed
+ * are listed in `d`, so that the retry runs only the rest: for a creation, whatever the spec became meanwhile
+ * (creation handlers run once per object); for an update or a field change, while the object is still in the
+ * state `p` they ran for (a newer change is a new update, and every update handler sees it).
+ */
 interface Marker {
-  /** Digest of the spec last fully handled. */
-  s: string;
-  /** Digests of watched fields, by path. */
+  /** Digest of the spec last fully handled; absent until the creation handlers all succeeded. */
+  s?: string;
+  /** Digests of watched fields last fully handled, by path. */
   f: Record<string, string>;
-  /** Handlers finished for the spec digest being handled (so a retry does not repeat them). */
+  /** The change whose handlers are part-way: "create", or the digest of the state being handled. */
+  p?: string;
+  /** Handlers finished for `p`. */
   d: string[];
 }
 
@@ -65,50 +78,44 @@ function specOf(obj: KubeObject): unknown {
   return rest;
 }
 
-export class HandlersBuilder<T extends KubeObject> {
-  private readonly name: string;
-  private readonly type: ResourceType<T>;
-  private readonly creates: Array<[string, Handler<T>]> = [];
-  private readonly updates: Array<[string, UpdateHandler<T>]> = [];
-  private readonly deletes: Array<[string, Handler<T>]> = [];
-  private readonly fields: Array<[string, string, FieldHandler<T>]> = [];
-  private readonly timers: Array<[string, number, Handler<T>]> = [];
-  private readonly daemons: Array<[string, Handler<T>]> = [];
-  private options: ControllerOptions = {};
-  private predicates: Predicate<T>[] = [];
-  private readonly owned: Array<[ResourceType, { optional?: boolean }]> = [];
-
-  constructor(name: string, type: ResourceType<T>) {
-    this.name = name;
-    this.type = type;
-  }
+/**
+ * The handlers of a controller, declared inside `controller(...).for(T).handlers((on) => ...)`. Each handler has
+ * an id (default: its event and position) under which its completion is remembered.
+ */
+export class HandlersBuilder<T extends KubeObject, O extends ResourceType = ResourceType, N extends boolean = boolean> {
+  private readonly creates: Array<[string, Handler<T, O, N>]> = [];
+  private readonly updates: Array<[string, UpdateHandler<T, O, N>]> = [];
+  private readonly deletes: Array<[string, Handler<T, O, N>]> = [];
+  private readonly fields: Array<[string, string, FieldHandler<T, O, N>]> = [];
+  private readonly timers: Array<[string, number, Handler<T, O, N>]> = [];
+  private readonly daemons: Array<[string, Handler<T, O, N>]> = [];
 
   /** Runs once for each new object (and for objects that existed before this operator first saw them). */
-  onCreate(handler: Handler<T>, id = `create${this.creates.length || ""}`): this {
+  onCreate(handler: Handler<T, O, N>, id = `create${this.creates.length || ""}`): this {
     this.creates.push([id, handler]);
     return this;
   }
 
   /** Runs when anything outside metadata and status changed since it was last handled. */
-  onUpdate(handler: UpdateHandler<T>, id = `update${this.updates.length || ""}`): this {
+  onUpdate(handler: UpdateHandler<T, O, N>, id = `update${this.updates.length || ""}`): this {
     this.updates.push([id, handler]);
     return this;
   }
 
   /** Runs before the object goes away: a finalizer holds the deletion until every delete handler succeeded. */
-  onDelete(handler: Handler<T>, id = `delete${this.deletes.length || ""}`): this {
+  onDelete(handler: Handler<T, O, N>, id = `delete${this.deletes.length || ""}`): this {
     this.deletes.push([id, handler]);
     return this;
   }
 
   /** Runs when the value at a dotted path changed (e.g. `spec.replicas`), including on creation. */
-  onField(path: string, handler: FieldHandler<T>, id = `field:${path}`): this {
+  onField(path: string, handler: FieldHandler<T, O, N>, id = `field:${path}`): this {
     this.fields.push([id, path, handler]);
     return this;
   }
 
   /** Runs every `intervalMs` for each live object. */
-  timer(intervalMs: number, handler: Handler<T>, id = `timer${this.timers.length || ""}`): this {
+  timer(intervalMs: number, handler: Handler<T, O, N>, id = `timer${this.timers.length || ""}`): this {
     if (!(intervalMs > 0)) throw new Error("a timer needs a positive interval");
     this.timers.push([id, intervalMs, handler]);
     return this;
@@ -118,29 +125,13 @@ export class HandlersBuilder<T extends KubeObject> {
    * Runs `handler` for each live object, in the background, from when the object appears until it is deleted or
    * the operator stops — then `ctx.signal` aborts. A daemon that returns or fails is started again after a pause.
    */
-  daemon(handler: Handler<T>, id = `daemon${this.daemons.length || ""}`): this {
+  daemon(handler: Handler<T, O, N>, id = `daemon${this.daemons.length || ""}`): this {
     this.daemons.push([id, handler]);
     return this;
   }
 
-  /** Children created by handlers, so that their changes re-run the handlers' checks (as `owns`). */
-  owns(type: ResourceType, opts: { optional?: boolean } = {}): this {
-    this.owned.push([type, opts]);
-    return this;
-  }
-
-  withPredicates(...predicates: Predicate<T>[]): this {
-    this.predicates = predicates;
-    return this;
-  }
-
-  withOptions(options: ControllerOptions): this {
-    this.options = { ...this.options, ...options };
-    return this;
-  }
-
-  build(): Controller<T> {
-    const { name, type } = this;
+  /** The reconcile of one running instance: its own memory of objects last seen, timers and daemons. */
+  instantiate(name: string, type: ResourceType<T>): Behaviour {
     const annotation = `converge.dev/handled.${name}`;
     const finalizer = `converge.dev/${name}`;
     const creates = [...this.creates];
@@ -150,7 +141,7 @@ export class HandlersBuilder<T extends KubeObject> {
     const timers = [...this.timers];
     const daemons = [...this.daemons];
     /** Objects as last handled by this process, for the `old` argument. */
-    const lastSeen = new Map<string, T>();
+    const lastSeen = new Map<string, Live<T, N>>();
     const timerRuns = new Map<string, number>();
     const running = new Map<string, AbortController>();
 
@@ -158,7 +149,7 @@ export class HandlersBuilder<T extends KubeObject> {
       running.get(key)?.abort();
       running.delete(key);
     };
-    const startDaemons = (key: string, ctx: HandlerContext<T>) => {
+    const startDaemons = (key: string, run: RunContext) => {
       if (daemons.length === 0 || running.has(key)) return;
       const controller = new AbortController();
       running.set(key, controller);
@@ -166,16 +157,13 @@ export class HandlersBuilder<T extends KubeObject> {
         void (async () => {
           while (!controller.signal.aborted) {
             try {
-              const current = ctx.cache.get(type, key);
+              const current = run.base.cache.get(type, key);
               if (!current) break;
-              await handler(current, {
-                ...ctx,
-                object: current,
-                signal: controller.signal,
-                log: ctx.log.child({ daemon: id }),
-              });
+              const base = { ...run.base, signal: controller.signal, log: run.base.log.child({ daemon: id }) };
+              const ctx = objectContext<T, O, N>(base, type, asLive(current), run.deps);
+              await handler(ctx.object, ctx);
             } catch (err) {
-              ctx.log.warn({ daemon: id, err: (err as Error).message }, "daemon failed; restarting it");
+              run.base.log.warn({ daemon: id, err: (err as Error).message }, "daemon failed; restarting it");
             }
             if (controller.signal.aborted) break;
             await new Promise((r) => setTimeout(r, 1_000));
@@ -184,88 +172,87 @@ export class HandlersBuilder<T extends KubeObject> {
       }
     };
 
-    let builder = new ControllerBuilder(name).for(type, { predicates: this.predicates });
-    for (const [o, opts] of this.owned) builder = builder.owns(o, opts);
-    const built = builder.withOptions(this.options).reconcile(async (req, rctx) => {
-      const obj = rctx.object;
-      if (!obj) {
-        stopDaemons(req.key);
-        lastSeen.delete(req.key);
-        timerRuns.delete(req.key);
+    const reconcile = async (request: Request, run: RunContext): Promise<ReconcileOutcome> => {
+      const found = run.base.cache.get(type, request);
+      if (!found) {
+        stopDaemons(request.key);
+        lastSeen.delete(request.key);
+        timerRuns.delete(request.key);
         return undefined;
       }
-      const ctx: HandlerContext<T> = { ...rctx, object: obj };
-      if (deletes.length > 0 || isDeleting(obj)) {
-        const { state } = await handleFinalizer(rctx.client, type, obj, finalizer, async () => {
-          stopDaemons(req.key);
-          for (const [, handler] of deletes) await handler(obj, ctx);
+      const ctx = objectContext<T, O, N>(run.base, type, asLive(found), run.deps);
+      if (deletes.length > 0 || isDeleting(ctx.object)) {
+        const state = await ctx.finalizer(finalizer, async () => {
+          stopDaemons(request.key);
+          for (const [, handler] of deletes) await handler(ctx.object, ctx);
         });
         if (state === "deleting") {
-          stopDaemons(req.key);
+          stopDaemons(request.key);
           return undefined;
         }
-        if (deletes.length > 0 && !obj.metadata?.finalizers?.includes(finalizer)) return undefined; // re-run on the patched object
       }
 
-      const marker = parseMarker(obj.metadata?.annotations?.[annotation]);
+      const obj = ctx.object;
+      const marker = parseMarker(obj.metadata.annotations?.[annotation]);
       const specDigest = digest(specOf(obj));
       const fieldDigests = Object.fromEntries(fields.map(([, path]) => [path, digest(readPath(obj, path))]));
-      const old = lastSeen.get(req.key);
-      const done = new Set(marker && marker.s === specDigest ? marker.d : []);
+      const creating = !marker || marker.s === undefined;
+      const change = creating ? "create" : digest([specDigest, fieldDigests]);
+      const done = new Set(marker?.p === change ? marker.d : []);
+      const old = lastSeen.get(request.key);
       const pending: Array<[string, () => Promise<void> | void]> = [];
-      if (!marker) for (const [id, h] of creates) pending.push([id, () => h(obj, ctx)]);
-      else if (marker.s !== specDigest) for (const [id, h] of updates) pending.push([id, () => h(obj, old, ctx)]);
+      if (creating) for (const [id, h] of creates) pending.push([id, () => h(ctx.object, ctx)]);
+      else if (marker.s !== specDigest)
+        for (const [id, h] of updates) pending.push([id, () => h(ctx.object, old, ctx)]);
       for (const [id, path, h] of fields) {
         if (marker?.f[path] === fieldDigests[path]) continue;
-        pending.push([
-          id,
-          () => h(obj, { path, old: old ? readPath(old, path) : undefined, new: readPath(obj, path) }, ctx),
-        ]);
+        const values = { path, old: old ? readPath(old, path) : undefined, new: readPath(obj, path) };
+        pending.push([id, () => h(ctx.object, values, ctx)]);
       }
+      const before = done.size;
       for (const [id, run] of pending) {
         if (done.has(id)) continue;
         try {
           await run();
         } catch (err) {
           // Remember what already succeeded so that the retry does not repeat it.
-          if (done.size > 0)
-            await writeMarker(ctx, type, annotation, { s: marker?.s ?? "", f: marker?.f ?? {}, d: [...done] });
+          if (done.size > before) {
+            await writeMarker(ctx, type, annotation, { ...(marker ?? { f: {} }), p: change, d: [...done] });
+          }
           throw err;
         }
         done.add(id);
       }
       const next: Marker = { s: specDigest, f: fieldDigests, d: [] };
-      if (
-        !marker ||
-        marker.s !== next.s ||
-        JSON.stringify(marker.f) !== JSON.stringify(next.f) ||
-        marker.d.length > 0
-      ) {
+      if (!marker || marker.s !== next.s || JSON.stringify(marker.f) !== JSON.stringify(next.f) || marker.p) {
         await writeMarker(ctx, type, annotation, next);
       }
-      lastSeen.set(req.key, obj);
-      startDaemons(req.key, ctx);
+      lastSeen.set(request.key, ctx.object);
+      startDaemons(request.key, run);
 
       if (timers.length === 0) return undefined;
       const now = Date.now();
       let nextDue = Number.POSITIVE_INFINITY;
       for (const [id, interval, handler] of timers) {
-        const runKey = `${req.key}\u0000${id}`;
+        const runKey = `${request.key}\u0000${id}`;
         const last = timerRuns.get(runKey);
         if (last === undefined || now - last >= interval) {
           timerRuns.set(runKey, now);
-          await handler(obj, ctx);
+          await handler(ctx.object, ctx);
           nextDue = Math.min(nextDue, interval);
         } else {
           nextDue = Math.min(nextDue, interval - (now - last));
         }
       }
       return { requeueAfterMs: Math.max(1, Math.round(nextDue)) };
-    });
-    built.onStop(() => {
-      for (const key of [...running.keys()]) stopDaemons(key);
-    });
-    return built;
+    };
+
+    return {
+      reconcile,
+      stop: () => {
+        for (const key of [...running.keys()]) stopDaemons(key);
+      },
+    };
   }
 }
 
@@ -273,7 +260,13 @@ function parseMarker(text: string | undefined): Marker | undefined {
   if (!text) return undefined;
   try {
     const m = JSON.parse(text) as Partial<Marker>;
-    return { s: m.s ?? "", f: m.f ?? {}, d: m.d ?? [] };
+    // A marker of an earlier version (no `p`) whose `s` is empty was written by creation handlers part-way.
+    return {
+      ...(m.s ? { s: m.s } : {}),
+      f: m.f ?? {},
+      ...(m.p ? { p: m.p } : m.s === "" && m.d?.length ? { p: "create" } : {}),
+      d: m.d ?? [],
+    };
   } catch {
     return undefined;
   }
@@ -288,9 +281,4 @@ async function writeMarker<T extends KubeObject>(
   await ctx.client.patch(type, ctx.request, "merge", {
     metadata: { annotations: { [annotation]: JSON.stringify(marker) } },
   });
-}
-
-/** Starts a handler-style controller for one kind. */
-export function handlers<T extends KubeObject>(name: string, type: ResourceType<T>): HandlersBuilder<T> {
-  return new HandlersBuilder(name, type);
 }

@@ -1,18 +1,35 @@
 /** The controller layer: declaring controllers, reconcile contexts, predicates and the helpers reconciles use. */
 
+export { applyIfChanged, canOwn, childObject, type Desired, isSubset } from "./apply.ts";
+export {
+  type Behaviour,
+  ControllerBuilder,
+  type ControllerDefinition,
+  type ControllerOptions,
+  controller,
+  type KeyReconciler,
+  type ObjectReconciler,
+  type RunContext,
+  type Source,
+  type SourceOptions,
+} from "./builder.ts";
 export {
   type ChildOptions,
   type ChildReport,
+  type ChildrenHost,
   type ChildrenOptions,
   type ChildSpec,
   type ChildState,
   child,
+  childConditions,
+  childLabel,
   dependencyOrder,
-  isSubset,
 } from "./children.ts";
 export {
   type Condition,
   type ConditionInput,
+  type ConditionStatus,
+  Conditions,
   findCondition,
   isConditionTrue,
   nowRfc3339,
@@ -20,26 +37,30 @@ export {
   setCondition,
 } from "./conditions.ts";
 export {
-  Controller,
-  ControllerBuilder,
-  type ControllerDeps,
-  type ControllerOptions,
-  controller,
-  initialListPriority,
-  type SourceOptions,
-} from "./controller.ts";
+  asLive,
+  type BaseContext,
+  type ContextDeps,
+  type EventOptions,
+  type KeyContext,
+  type Live,
+  type LiveOf,
+  type ObjectContext,
+  objectContext,
+  type Request,
+} from "./context.ts";
+export { Controller, type ControllerDeps, initialListPriority } from "./controller.ts";
 export { EventRecorder, type EventRecorderOptions } from "./events.ts";
-export { handleFinalizer, hasFinalizer, isDeleting } from "./finalizers.ts";
+export { hasFinalizer, isDeleting } from "./finalizers.ts";
 export {
   type FieldHandler,
   type Handler,
   type HandlerContext,
   HandlersBuilder,
-  handlers,
   readPath,
   type UpdateHandler,
 } from "./handlers.ts";
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from "./logger.ts";
+export { byLabel } from "./mappers.ts";
 export { detachedRegistry, metricCounter, metricGauge } from "./metrics.ts";
 export { controllerOf, groupOf, type OwnerRef, setControllerReference, setOwnerReference } from "./owners.ts";
 export {
@@ -52,13 +73,6 @@ export {
   type Predicate,
   resourceVersionChanged,
 } from "./predicates.ts";
-export { builtinReadiness, type Readiness, type ReadyCheck } from "./readiness.ts";
-export {
-  parseKey,
-  type ReconcileContext,
-  type ReconcileOutcome,
-  type Reconciler,
-  type Request,
-  requeueAfter,
-  TerminalError,
-} from "./reconcile.ts";
+export { builtinReadiness, type Readiness, type ReadyCheck, readiness } from "./readiness.ts";
+export { parseKey, type ReconcileOutcome, requeueAfter, TerminalError } from "./reconcile.ts";
+export { type StatusMutation, type StatusOf, writeStatus } from "./status.ts";

@@ -82,11 +82,12 @@ export type ResourceDefinition<
   K extends string,
   V extends Record<string, VersionDefinition>,
   S extends keyof V & string,
-> = ResourceType<ObjectOfVersion<K, V[S]>> & {
+  N extends boolean = boolean,
+> = ResourceType<ObjectOfVersion<K, V[S]>, N> & {
   /** The definition as written. */
   readonly init: ResourceDefinitionInit<V, S>;
   /** Every version's ResourceType, for clients that need one version explicitly. */
-  readonly versions: { readonly [N in keyof V & string]: ResourceType<ObjectOfVersion<K, V[N]>> };
+  readonly versions: { readonly [Name in keyof V & string]: ResourceType<ObjectOfVersion<K, V[Name]>, N> };
   /** The CustomResourceDefinition to install. Throws a SchemaError for a schema the apiserver would reject. */
   crd(): CustomResourceDefinition;
   /** Client-side validation of an object against a version's schema (default: the storage version). */
@@ -111,7 +112,10 @@ export function defineResource<
   const K extends string,
   const V extends Record<string, VersionDefinition>,
   const S extends keyof V & string = keyof V & string,
->(init: ResourceDefinitionInit<V, S> & { kind: K }): ResourceDefinition<K, V, S> {
+  const C extends "Namespaced" | "Cluster" = "Namespaced",
+>(
+  init: ResourceDefinitionInit<V, S> & { kind: K; scope?: C },
+): ResourceDefinition<K, V, S, C extends "Cluster" ? false : true> {
   const names = Object.keys(init.versions);
   const where = `${init.kind} (${init.group})`;
   if (names.length === 0) throw new SchemaError(`${where}: a definition needs at least one version`);
@@ -228,5 +232,5 @@ export function defineResource<
     versions,
     crd,
     validate,
-  }) as unknown as ResourceDefinition<K, V, S>;
+  }) as unknown as ResourceDefinition<K, V, S, C extends "Cluster" ? false : true>;
 }

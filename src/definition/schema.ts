@@ -1,5 +1,6 @@
-import Type, { type TSchema } from "typebox";
+import Type, { type TSchema, type TUnsafe } from "typebox";
 import type { JSONSchemaProps, ValidationRule } from "../types/generated/apiextensions.v1.ts";
+import type { Condition } from "../types/generated/meta.v1.ts";
 
 /**
  * Kubernetes' extensions to a schema written with TypeBox: spread them into a type's options, e.g.
@@ -219,7 +220,13 @@ export function toStructural(schema: unknown, where: string, path = ""): JSONSch
  * `status.conditions` as Kubernetes conventions define them (metav1.Condition), merged by `type` under server-side
  * apply. The controller helpers (setCondition, declarative children) write exactly this shape.
  */
-export function conditions(options: { description?: string } = {}) {
+export function conditions(options: { description?: string } = {}): TUnsafe<Condition[]> {
+  // Static type: exactly metav1.Condition[], so that the framework's condition helpers and a definition's status
+  // agree with no cast; the schema (and so the CRD and validation) is the array below.
+  return Type.Unsafe<Condition[]>(conditionsSchema(options));
+}
+
+function conditionsSchema(options: { description?: string }) {
   return Type.Array(
     Type.Object({
       type: Type.String({ maxLength: 316 }),

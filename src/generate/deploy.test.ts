@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { controller } from "../controller/controller.ts";
+import { controller } from "../controller/builder.ts";
 import { defineResource, Type } from "../definition/index.ts";
 import { defineOperator } from "../operator/operator.ts";
 import type * as appsv1 from "../types/generated/apps.v1.ts";
@@ -33,11 +33,10 @@ const op = defineOperator({
   description: "Keeps widgets",
   definitions: [Widget],
   controllers: [
-    () =>
-      controller("widget")
-        .for(Widget)
-        .owns(corev1Types.ConfigMap)
-        .children(() => []),
+    controller("widget")
+      .for(Widget)
+      .owns(corev1Types.ConfigMap)
+      .children(() => []),
   ],
 });
 

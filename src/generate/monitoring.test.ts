@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
 import { FakeClient } from "../client/fake.ts";
-import { controller } from "../controller/controller.ts";
+import { controller } from "../controller/builder.ts";
 import { silentLogger } from "../controller/logger.ts";
 import { defineResource, Type } from "../definition/index.ts";
 import { createOperatorManager, defineOperator, type OperatorDefinition } from "../operator/operator.ts";
@@ -35,11 +35,10 @@ const base = defineOperator({
   name: "widget-operator",
   definitions: [Widget],
   controllers: [
-    () =>
-      controller("widget")
-        .for(Widget)
-        .owns(corev1.ConfigMap)
-        .children(() => []),
+    controller("widget")
+      .for(Widget)
+      .owns(corev1.ConfigMap)
+      .children(() => []),
   ],
 });
 const monitored: OperatorDefinition = { ...base, monitoring: { serviceMonitor: true, dashboard: true } };

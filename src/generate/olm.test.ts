@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { controller } from "../controller/controller.ts";
+import { controller } from "../controller/builder.ts";
 import { defineResource, Type } from "../definition/index.ts";
 import { defineOperator, type OperatorDefinition } from "../operator/operator.ts";
 import { corev1 } from "../types/index.ts";
@@ -37,11 +37,10 @@ const Gadget = defineResource({
   },
 });
 
-const widgets = () =>
-  controller("widget")
-    .for(Widget)
-    .owns(corev1.ConfigMap)
-    .children(() => []);
+const widgets = controller("widget")
+  .for(Widget)
+  .owns(corev1.ConfigMap)
+  .children(() => []);
 
 function operator(over: Partial<OperatorDefinition> = {}): OperatorDefinition {
   return defineOperator({

@@ -124,8 +124,8 @@ function verbList(verbs: Iterable<string>): string[] {
  */
 export function rulesFor(op: OperatorDefinition, options: { webhooks?: boolean } = {}): rbacv1.PolicyRule[] {
   const set = new RuleSet();
-  for (const make of op.controllers) {
-    for (const { type, role } of make().watchedTypes) {
+  for (const c of op.controllers) {
+    for (const { type, role } of c.watchedTypes) {
       if (role === "for") {
         set.addType(type, primaryVerbs);
         if (type.subresources.status) set.add(type.group, `${type.plural}/status`, statusVerbs);

@@ -7,11 +7,11 @@ import { Client } from "../client/client.ts";
 import type { LoadOptions } from "../client/config.ts";
 import { NotLeaderError, type WriteFence, type WriteKind } from "../client/fence.ts";
 import { Transport, type TransportOptions } from "../client/transport.ts";
-import type { Controller } from "../controller/controller.ts";
+import type { ControllerDefinition } from "../controller/builder.ts";
+import { Controller } from "../controller/controller.ts";
 import { EventRecorder } from "../controller/events.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../controller/logger.ts";
 import type { QueueObserver, ReconcileResultLabel } from "../queue/observer.ts";
-import type { KubeObject } from "../types/resource.ts";
 import type { AdmissionWebhook } from "../webhook/admission.ts";
 import type { Conversion } from "../webhook/conversion.ts";
 import { WebhookServer, type WebhookServerOptions } from "../webhook/server.ts";
@@ -106,7 +106,7 @@ export class Manager {
   readonly metrics = new OperatorMetrics();
   private readonly options: ManagerOptions;
   private readonly ownsClient: boolean;
-  private readonly controllers: Controller<KubeObject>[] = [];
+  private readonly controllers: Controller[] = [];
   private readonly healthChecks = new Map<string, Check>();
   private readonly reconcileListeners = new Set<(event: ReconcileEvent) => void>();
   private readonly readyChecks = new Map<string, Check>();
@@ -186,37 +186,46 @@ export class Manager {
     return new Manager(options, client, true);
   }
 
-  /** Adds a controller; it is set up at once and starts reconciling when the manager runs (and leads). */
-  add<T extends KubeObject>(controller: Controller<T>): this {
+  /**
+   * Runs a controller in this manager: its queue and informers are made at once, and it starts reconciling when the
+   * manager runs (and leads). A definition may be added to several managers; each runs it on its own.
+   */
+  add(definition: ControllerDefinition): this {
     if (this.state !== "new") throw new Error("add controllers before start()");
-    const c = controller as unknown as Controller<KubeObject>;
-    this.readyChecks.set(`controller/${c.name}`, () => {
-      const waiting = c.waitingFor();
-      if (waiting.length) throw new Error(`waiting for ${waiting.join(", ")} to be served`);
-      return true;
-    });
-    this.metrics.waitingKinds(c.name, () => c.waitingFor().length);
-    c.setup({
+    const name = definition.name;
+    if (this.controllers.some((c) => c.name === name)) throw new Error(`a controller named ${name} was already added`);
+    const c = new Controller(definition, {
       client: this.client,
       cache: this.cache,
-      log: this.log.child({ controller: c.name }),
+      log: this.log.child({ controller: name }),
       events: this.events,
       ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
       ...(this.options.cacheSyncTimeoutMs ? { cacheSyncTimeoutMs: this.options.cacheSyncTimeoutMs } : {}),
       observer: this.observed(
-        c.name,
-        this.metrics.queueObserver(c.name, c.options.maxConcurrentReconciles ?? 1, () => {
-          const q = c.workQueue;
-          return q
-            ? { unfinished: () => q.unfinishedWorkSeconds(), longest: () => q.longestRunningProcessorSeconds() }
-            : undefined;
-        }),
+        name,
+        this.metrics.queueObserver(name, definition.options.maxConcurrentReconciles ?? 1, () => ({
+          unfinished: () => c.workQueue.unfinishedWorkSeconds(),
+          longest: () => c.workQueue.longestRunningProcessorSeconds(),
+        })),
       ),
-      onPanic: () => this.metrics.panicked(c.name),
+      onPanic: () => this.metrics.panicked(name),
       metrics: this.metrics.registry,
     });
+    this.readyChecks.set(`controller/${name}`, () => {
+      const waiting = c.waitingFor();
+      if (waiting.length) throw new Error(`waiting for ${waiting.join(", ")} to be served`);
+      return true;
+    });
+    this.metrics.waitingKinds(name, () => c.waitingFor().length);
     this.controllers.push(c);
     return this;
+  }
+
+  /** Adds a key to a controller's queue by hand (e.g. from a webhook or a timer). */
+  enqueue(controller: string, key: string | ObjectKey, opts: { afterMs?: number } = {}): void {
+    const c = this.controllers.find((x) => x.name === controller);
+    if (!c) throw new Error(`no controller named ${controller} in manager ${this.name}`);
+    c.enqueue(key, opts);
   }
 
   /** Serves an admission webhook (needs the `webhook` option). */

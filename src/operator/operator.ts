@@ -1,5 +1,5 @@
 import type { KubeClient } from "../client/api.ts";
-import type { Controller } from "../controller/controller.ts";
+import type { ControllerDefinition } from "../controller/builder.ts";
 import type { ResourceDefinition, VersionDefinition } from "../definition/define.ts";
 import { Manager, type ManagerOptions } from "../manager/manager.ts";
 import * as apiextensionsv1 from "../types/generated/apiextensions.v1.ts";
@@ -10,8 +10,6 @@ import { hasWebhooks, type WebhookMode, webhookOptions } from "./webhooks.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: a list of definitions of any kinds and versions
 type AnyDefinition = ResourceDefinition<string, Record<string, VersionDefinition>, any>;
-// biome-ignore lint/suspicious/noExplicitAny: a list of controllers of different kinds (Controller<T> is invariant in T)
-type AnyController = Controller<any>;
 
 /**
  * Everything about one operator that tools need besides its code: the custom resources it defines, its
@@ -26,8 +24,8 @@ export interface OperatorDefinition {
   description?: string;
   /** The custom resources this operator owns (their CRDs are generated and installed). */
   definitions: AnyDefinition[];
-  /** Factories of the controllers (each call returns a fresh controller). */
-  controllers: Array<() => AnyController>;
+  /** The controllers it runs. */
+  controllers: readonly ControllerDefinition[];
   /** Validating and mutating admission webhooks, served by the operator's webhook server. */
   webhooks?: AdmissionWebhook[];
   /** Conversions between the versions of its custom resources (the CRDs get a webhook conversion stanza). */
@@ -133,7 +131,7 @@ export async function createOperatorManager(
     ...(hasWebhooks(op) ? { webhook: webhookOptions(op, { mode, client, env }) } : {}),
     ...managerOptions,
   });
-  for (const make of op.controllers) manager.add(make());
+  for (const c of op.controllers) manager.add(c);
   for (const w of op.webhooks ?? []) manager.addWebhook(w);
   for (const c of op.conversions ?? []) manager.addConversion(c);
   return manager;

@@ -23,6 +23,8 @@ export {
   type FakeInterceptor,
   fakeApiError,
 } from "../client/fake.ts";
+// A logger that writes nothing, for managers in tests.
+export { silentLogger } from "../controller/logger.ts";
 
 export {
   type FaultAction,

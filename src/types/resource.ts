@@ -16,7 +16,7 @@ export interface KubeObject {
  * `client.get(Deployment, "ns", "web")` resolves to `Promise<Deployment>`; custom resources get theirs from
  * their definition.
  */
-export interface ResourceType<T extends KubeObject = KubeObject> {
+export interface ResourceType<T extends KubeObject = KubeObject, N extends boolean = boolean> {
   /** API group; "" for the core group. */
   readonly group: string;
   readonly version: string;
@@ -25,7 +25,8 @@ export interface ResourceType<T extends KubeObject = KubeObject> {
   readonly kind: string;
   /** The resource name in URLs, e.g. `deployments`. */
   readonly plural: string;
-  readonly namespaced: boolean;
+  /** Whether objects live in namespaces; `N` carries it in the type where it is known (`ResourceType<T, true>`). */
+  readonly namespaced: N;
   /** Subresources the apiserver serves for this kind. */
   readonly subresources: { readonly status: boolean; readonly scale: boolean };
   /** Never set: carries T for inference. */
@@ -41,7 +42,9 @@ export interface ResourceTypeInit {
   subresources?: { status?: boolean; scale?: boolean };
 }
 
-export function resourceType<T extends KubeObject>(init: ResourceTypeInit): ResourceType<T> {
+export function resourceType<T extends KubeObject, N extends boolean = boolean>(
+  init: ResourceTypeInit & { namespaced: N },
+): ResourceType<T, N> {
   return Object.freeze({
     group: init.group,
     version: init.version,
@@ -57,4 +60,4 @@ export function resourceType<T extends KubeObject>(init: ResourceTypeInit): Reso
 }
 
 /** The object type a ResourceType describes. */
-export type ObjectOf<R> = R extends ResourceType<infer T> ? T : never;
+export type ObjectOf<R> = R extends ResourceType<infer T, boolean> ? T : never;

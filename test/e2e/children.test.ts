@@ -4,13 +4,21 @@
  * clean-up in reverse order when the parent is deleted.
  */
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { Client } from "../../src/client/index.ts";
-import { controller } from "../../src/controller/controller.ts";
-import { child, silentLogger } from "../../src/controller/index.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { Client, type KubeClient } from "../../src/client/index.ts";
+import {
+  type ControllerDefinition,
+  child,
+  controller,
+  generationChanged,
+  silentLogger,
+} from "../../src/controller/index.ts";
 import { conditions, defineResource, Type } from "../../src/definition/index.ts";
 import { Manager } from "../../src/manager/index.ts";
-import { eventually, testPlane } from "../../src/testing/index.ts";
+import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
 import { apiextensionsv1, appsv1, corev1, type ObjectOf, rbacv1, resourceType } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -46,50 +54,49 @@ const ServiceMonitor = resourceType({
 
 await client.apply(apiextensionsv1.CustomResourceDefinition, Stack.crd(), { force: true });
 
-const stackController = () =>
-  controller("stack")
-    .for(Stack)
-    .children(
-      (stack) => {
-        const name = stack.metadata?.name ?? "";
-        const labels = { app: name };
-        return [
-          child(
-            corev1.ConfigMap,
-            { metadata: { name: `${name}-gate` }, data: { image: stack.spec.image } },
-            { id: "gate", ready: (cm) => cm.data?.open === "yes" },
-          ),
-          child(
-            appsv1.Deployment,
-            {
-              metadata: { name },
-              spec: {
-                replicas: 1,
-                selector: { matchLabels: labels },
-                template: { metadata: { labels }, spec: { containers: [{ name: "app", image: stack.spec.image }] } },
-              },
+const stackController = controller("stack")
+  .for(Stack)
+  .children(
+    (stack) => {
+      const name = stack.metadata?.name ?? "";
+      const labels = { app: name };
+      return [
+        child(
+          corev1.ConfigMap,
+          { metadata: { name: `${name}-gate` }, data: { image: stack.spec.image } },
+          { id: "gate", ready: (cm) => cm.data?.open === "yes" },
+        ),
+        child(
+          appsv1.Deployment,
+          {
+            metadata: { name },
+            spec: {
+              replicas: 1,
+              selector: { matchLabels: labels },
+              template: { metadata: { labels }, spec: { containers: [{ name: "app", image: stack.spec.image }] } },
             },
-            { id: "web", dependsOn: ["gate"] },
-          ),
-          child(
-            corev1.Service,
-            { metadata: { name }, spec: { selector: labels, ports: [{ port: 80 }] } },
-            { id: "svc", dependsOn: ["web"], when: stack.spec.withService !== false },
-          ),
-          child(ServiceMonitor, { metadata: { name } }, { id: "monitor" }),
-          ...(stack.spec.badChild
-            ? [
-                child(
-                  corev1.ConfigMap,
-                  { metadata: { name: `${name}-bad`, labels: { "bad label!": "x" } } },
-                  { id: "bad" },
-                ),
-              ]
-            : []),
-        ];
-      },
-      { pollWhileProgressingMs: 500 },
-    );
+          },
+          { id: "web", dependsOn: ["gate"] },
+        ),
+        child(
+          corev1.Service,
+          { metadata: { name }, spec: { selector: labels, ports: [{ port: 80 }] } },
+          { id: "svc", dependsOn: ["web"], when: stack.spec.withService !== false },
+        ),
+        child(ServiceMonitor, { metadata: { name } }, { id: "monitor" }),
+        ...(stack.spec.badChild
+          ? [
+              child(
+                corev1.ConfigMap,
+                { metadata: { name: `${name}-bad`, labels: { "bad label!": "x" } } },
+                { id: "bad" },
+              ),
+            ]
+          : []),
+      ];
+    },
+    { pollWhileProgressingMs: 500 },
+  );
 
 const condition = (s: Stack | undefined, type: string) => s?.status?.conditions?.find((c) => c.type === type);
 
@@ -109,7 +116,7 @@ test("children are applied in dependency order, kept as declared, pruned, and cl
     log: silentLogger,
     cache: { informerDefaults: { resyncMs: 300 } },
   });
-  manager.add(stackController());
+  manager.add(stackController);
   const running = manager.start();
   t.after(async () => {
     await manager.stop();
@@ -276,4 +283,121 @@ test("cluster-scoped and cross-namespace children are tracked by label and remov
     ]);
     return gone.every(Boolean);
   });
+});
+
+/** A manager of one controller on `client`, stopped when the test ends. */
+async function runOne(t: TestContext, namespace: string, definition: ControllerDefinition, on: KubeClient = client) {
+  const manager = await Manager.create({ name: "children", client: on, namespace, log: silentLogger });
+  manager.add(definition);
+  const running = manager.start();
+  t.after(async () => {
+    await manager.stop();
+    await running;
+  });
+}
+
+const stackOf = (name: string) =>
+  controller(name)
+    .for(Stack, { predicates: [generationChanged] })
+    .owns(corev1.ConfigMap)
+    .withOptions({ backoff: { baseMs: 50, maxMs: 500 } })
+    .children((stack) => [child(corev1.ConfigMap, { metadata: { name: `${stack.metadata.name}-child` }, data: {} })]);
+
+test("with a generationChanged predicate, a new parent gets its finalizer and its children without another change", async (t) => {
+  const namespace = await plane.namespace(t);
+  await runOne(t, namespace, stackOf("generation"));
+  await client.create(Stack, { metadata: { name: "g", namespace }, spec: { image: "x" } });
+  await eventually("the child", () => client.get(corev1.ConfigMap, { namespace, name: "g-child" }));
+  const parent = await eventually("the Ready condition", async () => {
+    const p = await client.get(Stack, { namespace, name: "g" });
+    return p.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True") ? p : undefined;
+  });
+  assert.deepEqual(parent.metadata?.finalizers, ["converge.dev/children.generation"]);
+});
+
+test("a child the apiserver answers 503 is retried with backoff, and the parent is never reported Degraded", async (t) => {
+  const namespace = await plane.namespace(t);
+  const dir = await mkdtemp(join(tmpdir(), "converge-children-"));
+  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
+  const operatorClient = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "children-test" });
+  t.after(async () => {
+    await operatorClient.close();
+    await proxy.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const unavailable = proxy.inject({
+    verb: "patch",
+    path: new RegExp(`/namespaces/${namespace}/configmaps/b-child$`),
+    action: { status: 503, message: "the apiserver is overloaded (injected)" },
+    times: 3,
+  });
+  await runOne(t, namespace, stackOf("brownout"), operatorClient);
+  const degraded: string[] = [];
+  const watching = new AbortController();
+  t.after(() => watching.abort());
+  void (async () => {
+    for await (const e of client.watch(Stack, { namespace, signal: watching.signal })) {
+      const c = e.object.status?.conditions?.find((x) => x.type === "Degraded" && x.status === "True");
+      if (c) degraded.push(c.message);
+    }
+  })().catch(() => {});
+  await client.create(Stack, { metadata: { name: "b", namespace }, spec: { image: "x" } });
+  await eventually("the child, once the apiserver answers", () =>
+    client.get(corev1.ConfigMap, { namespace, name: "b-child" }),
+  );
+  assert.equal(unavailable.hits, 3);
+  await eventually("the parent Ready", async () => {
+    const p = await client.get(Stack, { namespace, name: "b" });
+    return p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") || undefined;
+  });
+  assert.deepEqual(degraded, [], "a transient failure is not a degraded parent");
+});
+
+test("the parent's conditions are written only over the status they were computed from: a foreign condition stays", async (t) => {
+  const namespace = await plane.namespace(t);
+  const dir = await mkdtemp(join(tmpdir(), "converge-children-"));
+  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
+  const operatorClient = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "children-test" });
+  t.after(async () => {
+    await operatorClient.close();
+    await proxy.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  // The operator's first status write is held for a second; meanwhile another writer adds its own condition.
+  const held = proxy.inject({
+    verb: "patch",
+    path: new RegExp(`/namespaces/${namespace}/stacks/f/status$`),
+    action: { delayMs: 1_000 },
+    times: 1,
+  });
+  await runOne(t, namespace, stackOf("foreign"), operatorClient);
+  await client.create(Stack, { metadata: { name: "f", namespace }, spec: { image: "x" } });
+  await eventually("the operator's status write to be on its way", () => held.hits === 1);
+  const foreign = {
+    type: "Backup",
+    status: "True" as const,
+    reason: "Done",
+    message: "written by another controller",
+    lastTransitionTime: "2026-01-01T00:00:00Z",
+  };
+  await client.patch(
+    Stack,
+    { namespace, name: "f" },
+    "merge",
+    { status: { conditions: [foreign] } },
+    { subresource: "status" },
+  );
+  const final = await eventually("Ready beside the foreign condition", async () => {
+    const p = await client.get(Stack, { namespace, name: "f" });
+    const types = (p.status?.conditions ?? []).map((c) => c.type);
+    return types.includes("Ready") && types.includes("Backup") ? p : undefined;
+  });
+  assert.ok(final.status?.conditions?.some((c) => c.type === "Backup"));
+  // And it stays: later reconciles keep it too.
+  await new Promise((r) => setTimeout(r, 500));
+  const later = await client.get(Stack, { namespace, name: "f" });
+  assert.ok(
+    later.status?.conditions?.some((c) => c.type === "Backup"),
+    "the foreign condition was kept",
+  );
 });

@@ -1,8 +1,14 @@
 /** Handler-style controllers (on create / update / field / delete, timers, daemons) on the real plane. */
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { Client } from "../../src/client/index.ts";
-import { handlers, silentLogger } from "../../src/controller/index.ts";
+import {
+  type ControllerDefinition,
+  controller,
+  generationChanged,
+  type Predicate,
+  silentLogger,
+} from "../../src/controller/index.ts";
 import { Manager } from "../../src/manager/index.ts";
 import { eventually, testPlane } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
@@ -19,37 +25,43 @@ test("create, update, field, delete, timer and daemon handlers run when they sho
   let daemonStopped = 0;
   const manager = await Manager.create({ name: "handlers", client, namespace, log: silentLogger });
   manager.add(
-    handlers("greeter", corev1.ConfigMap)
-      .withPredicates({
-        create: (o) => o.metadata?.name === "h",
-        update: (_o, n) => n.metadata?.name === "h",
-        delete: (o) => o.metadata?.name === "h",
+    controller("greeter")
+      .for(corev1.ConfigMap, {
+        predicates: [
+          {
+            create: (o) => o.metadata?.name === "h",
+            update: (_o, n) => n.metadata?.name === "h",
+            delete: (o) => o.metadata?.name === "h",
+          },
+        ],
       })
-      .onCreate((obj) => {
-        calls.push(`create ${obj.data?.who}`);
-      })
-      .onUpdate((obj, old) => {
-        if (failUpdateOnce) {
-          failUpdateOnce = false;
-          throw new Error("transient");
-        }
-        calls.push(`update ${old?.data?.who}->${obj.data?.who}`);
-      })
-      .onField("data.mood", (_obj, change) => {
-        calls.push(`mood ${String(change.old)}->${String(change.new)}`);
-      })
-      .onDelete((obj) => {
-        calls.push(`delete ${obj.data?.who}`);
-      })
-      .timer(300, () => {
-        calls.push("tick");
-      })
-      .daemon(async (_obj, ctx) => {
-        daemonRuns++;
-        await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
-        daemonStopped++;
-      })
-      .build(),
+      .handlers((on) =>
+        on
+          .onCreate((obj) => {
+            calls.push(`create ${obj.data?.who}`);
+          })
+          .onUpdate((obj, old) => {
+            if (failUpdateOnce) {
+              failUpdateOnce = false;
+              throw new Error("transient");
+            }
+            calls.push(`update ${old?.data?.who}->${obj.data?.who}`);
+          })
+          .onField("data.mood", (_obj, change) => {
+            calls.push(`mood ${String(change.old)}->${String(change.new)}`);
+          })
+          .onDelete((obj) => {
+            calls.push(`delete ${obj.data?.who}`);
+          })
+          .timer(300, () => {
+            calls.push("tick");
+          })
+          .daemon(async (_obj, ctx) => {
+            daemonRuns++;
+            await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+            daemonStopped++;
+          }),
+      ),
   );
   const running = manager.start();
   t.after(async () => {
@@ -91,4 +103,81 @@ test("create, update, field, delete, timer and daemon handlers run when they sho
     ),
   );
   await eventually("the daemon to stop", () => daemonStopped === 1);
+});
+
+/** Lets through the events of one object only: each test's controller reconciles the ConfigMaps it is about. */
+const only = (name: string): Predicate<corev1.ConfigMap> => ({
+  create: (o) => o.metadata?.name === name,
+  update: (_o, n) => n.metadata?.name === name,
+  delete: (o) => o.metadata?.name === name,
+});
+
+async function run(t: TestContext, namespace: string, definition: ControllerDefinition): Promise<void> {
+  const manager = await Manager.create({ name: "handlers", client, namespace, log: silentLogger });
+  manager.add(definition);
+  const running = manager.start();
+  t.after(async () => {
+    await manager.stop();
+    await running;
+  });
+}
+
+test("two handlers of one change, the second failing at first: it alone is retried, and a create is never taken for an update", async (t) => {
+  const namespace = await plane.namespace(t);
+  const runs: string[] = [];
+  let createFailures = 2;
+  let updateFailures = 1;
+  await run(
+    t,
+    namespace,
+    controller("partial")
+      .for(corev1.ConfigMap, { predicates: [only("p")] })
+      .withOptions({ backoff: { baseMs: 20, maxMs: 200 } })
+      .handlers((on) =>
+        on
+          .onCreate(() => void runs.push("create-1"), "create-1")
+          .onCreate(() => {
+            if (createFailures-- > 0) throw new Error("create-2 not yet");
+            runs.push("create-2");
+          }, "create-2")
+          .onUpdate((obj) => void runs.push(`update-1 ${obj.data?.v}`), "update-1")
+          .onUpdate((obj) => {
+            if (updateFailures-- > 0) throw new Error("update-2 not yet");
+            runs.push(`update-2 ${obj.data?.v}`);
+          }, "update-2"),
+      ),
+  );
+  await client.create(corev1.ConfigMap, { metadata: { name: "p", namespace }, data: { v: "1" } });
+  await eventually("the second create handler, after two failures", () => runs.includes("create-2"));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(runs, ["create-1", "create-2"], "create-1 ran once, and no update handler ran for the creation");
+
+  await client.patch(corev1.ConfigMap, { namespace, name: "p" }, "merge", { data: { v: "2" } });
+  await eventually("the second update handler, after a failure", () => runs.includes("update-2 2"));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(runs.slice(2), ["update-1 2", "update-2 2"], "update-1 ran once for the change");
+
+  // A change while an update is part-way is a new update: every update handler sees it.
+  updateFailures = 1;
+  await client.patch(corev1.ConfigMap, { namespace, name: "p" }, "merge", { data: { v: "3" } });
+  await eventually("the update handlers of v3", () => runs.includes("update-2 3"));
+  assert.deepEqual(runs.slice(4), ["update-1 3", "update-2 3"]);
+});
+
+test("with a generationChanged predicate, a new object gets its finalizer and is handled without another change", async (t) => {
+  const namespace = await plane.namespace(t);
+  const runs: string[] = [];
+  await run(
+    t,
+    namespace,
+    controller("generation")
+      .for(corev1.ConfigMap, { predicates: [generationChanged, only("g")] })
+      .handlers((on) => on.onCreate(() => void runs.push("create")).onDelete(() => void runs.push("delete"))),
+  );
+  await client.create(corev1.ConfigMap, { metadata: { name: "g", namespace }, data: { v: "1" } });
+  await eventually("the create handler", () => runs.includes("create"));
+  const obj = await client.get(corev1.ConfigMap, { namespace, name: "g" });
+  assert.deepEqual(obj.metadata?.finalizers, ["converge.dev/generation"]);
+  await client.delete(corev1.ConfigMap, { namespace, name: "g" });
+  await eventually("the delete handler", () => runs.includes("delete"));
 });

@@ -194,7 +194,7 @@ export const noType: Component = { metadata: { name: "x" }, spec: { version: "v1
 // @ts-expect-error a ServiceMonitor's endpoint port is a name, not a number
 export const badPort: ServiceMonitor = { spec: { selector: {}, endpoints: [{ port: 9090 }] } };
 
-export const watcher = () =>
+export const watcher =
   controller("web").for(corev1.ConfigMap).owns(ServiceMonitor).owns(Component).reconcile(async () => {});
 `,
   );

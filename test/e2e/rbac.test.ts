@@ -197,7 +197,7 @@ test("HelloWorld runs under its Helm chart's RBAC as its ServiceAccount, and is 
     leaderElection: { namespace: ctx.namespace },
     shutdownTimeoutMs: 10_000,
   });
-  for (const make of op.controllers) manager.add(make());
+  for (const c of op.controllers) manager.add(c);
   const running = manager.start();
   let stopped = false;
   t.after(async () => {

@@ -8,8 +8,7 @@ import { Client } from "../../src/client/index.ts";
 import {
   controller,
   filter,
-  handleFinalizer,
-  type ReconcileContext,
+  type KeyContext,
   type Request,
   setControllerReference,
   silentLogger,
@@ -67,7 +66,7 @@ test("one reconcile per key at a time under a burst of updates, and the last upd
       controller("burst")
         .for(corev1.ConfigMap)
         .withOptions({ maxConcurrentReconciles: 4 })
-        .reconcile(async (req: Request, ctx: ReconcileContext<ConfigMap>) => {
+        .reconcileKey(async (req: Request, ctx: KeyContext<ConfigMap>) => {
           const n = (inFlight.get(req.key) ?? 0) + 1;
           inFlight.set(req.key, n);
           maxSameKey = Math.max(maxSameKey, n);
@@ -100,7 +99,7 @@ test("errors are retried with per-key exponential backoff; other keys are not he
       controller("backoff")
         .for(corev1.ConfigMap)
         .withOptions({ backoff: { baseMs: 40, maxMs: 10_000 }, maxConcurrentReconciles: 2 })
-        .reconcile(async (req) => {
+        .reconcileKey(async (req) => {
           if (req.name === "failing") {
             attempts.push(Date.now());
             throw new Error("not yet");
@@ -134,7 +133,7 @@ test("an owned object deleted by hand is recreated; a read right after a write s
           predicates: [filter((o) => o.metadata?.labels?.role === "parent")],
         })
         .owns(corev1.ConfigMap)
-        .reconcile(async (req, ctx) => {
+        .reconcileKey(async (req, ctx) => {
           const p = ctx.object;
           if (p?.metadata?.labels?.role !== "parent") return undefined;
           const childKey = { namespace: req.namespace, name: `${req.name}-child` };
@@ -178,12 +177,10 @@ test("a finalizer blocks deletion until its cleanup ran", async (t) => {
     m.add(
       controller("finalizer")
         .for(corev1.ConfigMap)
-        .reconcile(async (req, ctx) => {
-          const obj = ctx.object;
-          if (!obj) return undefined;
-          await handleFinalizer(ctx.client, corev1.ConfigMap, obj, "converge.dev/cleanup", async () => {
+        .reconcile(async (obj, ctx) => {
+          await ctx.finalizer("converge.dev/cleanup", async () => {
             if (!release) throw new Error("cleanup not possible yet");
-            cleaned.push(req.name);
+            cleaned.push(obj.metadata.name);
           });
           return undefined;
         }),
@@ -220,7 +217,7 @@ test("at rest, periodic resyncs of unchanged objects make no writes; /metrics an
         controller("steady")
           .for(corev1.ConfigMap, { predicates: [{ create: (o) => !o.metadata?.name?.endsWith("-copy") }] })
           .owns(corev1.ConfigMap)
-          .reconcile(async (req, ctx) => {
+          .reconcileKey(async (req, ctx) => {
             reconciles++;
             const p = ctx.object;
             if (!p || p.metadata?.name?.endsWith("-copy") || p.metadata?.name === "kube-root-ca.crt") return undefined;

@@ -64,7 +64,7 @@ test("a controller whose kinds are not served waits for their CRD; the others ru
   manager.add(
     controller("plain")
       .for(corev1.ConfigMap)
-      .reconcile(async (req) => {
+      .reconcileKey(async (req) => {
         seen.configMaps.add(req.name);
       }),
   );
@@ -72,7 +72,7 @@ test("a controller whose kinds are not served waits for their CRD; the others ru
     controller("late")
       .for(Late)
       .owns(corev1.ConfigMap)
-      .reconcile(async (req) => {
+      .reconcileKey(async (req) => {
         seen.lates.add(req.name);
       }),
   );
@@ -80,7 +80,7 @@ test("a controller whose kinds are not served waits for their CRD; the others ru
     controller("optional")
       .for(corev1.Secret)
       .owns(Extra, { optional: true })
-      .reconcile(async (req) => {
+      .reconcileKey(async (req) => {
         seen.withOptional.add(req.name);
       }),
   );

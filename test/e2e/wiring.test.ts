@@ -143,7 +143,7 @@ test("events of children of a cluster-scoped owner reconcile the owner by its na
       controller("cluster-owner")
         .for(corev1.Namespace)
         .owns(corev1.ConfigMap)
-        .reconcile(async (req) => {
+        .reconcileKey(async (req) => {
           if (req.name === namespace) keys.push(req.key);
           return undefined;
         }),
@@ -173,7 +173,7 @@ test("a manager restricted to one namespace watches cluster-scoped kinds cluster
         controller("scoped-cluster-kind")
           .for(corev1.Namespace)
           .owns(corev1.ConfigMap)
-          .reconcile(async (req, ctx) => {
+          .reconcileKey(async (req, ctx) => {
             if (req.name === namespace) seen.push(ctx.object?.metadata?.name);
             return undefined;
           }),

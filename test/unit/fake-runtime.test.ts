@@ -22,7 +22,7 @@ test("a manager on the fake: the controller creates an owned child, recreates it
         predicates: [filter((o) => o.metadata?.labels?.role === "parent")],
       })
       .owns(corev1.ConfigMap)
-      .reconcile(async (req, ctx) => {
+      .reconcileKey(async (req, ctx) => {
         const p = ctx.object;
         if (p?.metadata?.labels?.role !== "parent") return undefined;
         await ctx.client.createOrUpdate(

@@ -95,7 +95,7 @@ test("a manager that loses its Lease aborts its reconciles, refuses writes unsen
   manager.add(
     controller("c")
       .for(corev1.ConfigMap)
-      .reconcile(async (_req, ctx) => {
+      .reconcileKey(async (_req, ctx) => {
         signal = ctx.signal;
         await new Promise<void>((r) => {
           release = r;

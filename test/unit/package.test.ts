@@ -23,7 +23,7 @@ test("the packed package: compiled entry points with types, the bin, README and 
   assert.deepEqual(packProblems(manifest, files), []);
 
   const paths = new Set(files.map((f) => f.path));
-  assert.deepEqual(Object.keys(manifest.exports ?? {}), [".", "./cluster", "./testing", "./generate"]);
+  assert.deepEqual(Object.keys(manifest.exports ?? {}), [".", "./runtime", "./cluster", "./testing", "./generate"]);
   assert.deepEqual(manifest.exports?.["./testing"], {
     types: "./dist/testing/index.d.ts",
     default: "./dist/testing/index.js",

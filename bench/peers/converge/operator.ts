@@ -35,36 +35,22 @@ const bench = controller("bench")
   .for(Bench)
   .owns(corev1.ConfigMap)
   .withOptions({ maxConcurrentReconciles: env.workers })
-  .reconcile(async (req, ctx) => {
-    const obj = ctx.object;
-    if (!obj) return undefined;
+  .reconcile(async (obj, ctx) => {
     const value = obj.spec.value;
-    const key = { namespace: req.namespace, name: req.name };
+    const key = { namespace: obj.metadata.namespace, name: obj.metadata.name };
     const cm = ctx.cache.get(corev1.ConfigMap, key);
     if (!cm) {
       const desired: corev1.ConfigMap = { metadata: { ...key }, data: { value } };
       await ctx.client.create(corev1.ConfigMap, setControllerReference(obj, desired, Bench), { signal: ctx.signal });
-    } else if (cm.data?.value !== value || controllerOf(cm)?.uid !== obj.metadata?.uid) {
+    } else if (cm.data?.value !== value || controllerOf(cm)?.uid !== obj.metadata.uid) {
       // Owner references are a list, which a merge patch replaces whole: send the full list wanted.
       const { ownerReferences } = setControllerReference(obj, structuredClone(cm), Bench).metadata ?? {};
-      await ctx.client.patch(
-        corev1.ConfigMap,
-        key,
-        "merge",
-        { metadata: { ownerReferences }, data: { value } },
-        {
-          signal: ctx.signal,
-        },
-      );
+      const patch = { metadata: { ownerReferences }, data: { value } };
+      await ctx.client.patch(corev1.ConfigMap, key, "merge", patch, { signal: ctx.signal });
     }
-    const generation = obj.metadata?.generation;
-    if (obj.status?.observedGeneration !== generation) {
-      await ctx.client.updateStatus(
-        Bench,
-        { ...obj, status: { observedGeneration: generation } },
-        { signal: ctx.signal },
-      );
-    }
+    await ctx.status((status) => {
+      status.observedGeneration = obj.metadata.generation;
+    });
     return undefined;
   });
 manager.add(bench);

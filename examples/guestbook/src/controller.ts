@@ -1,4 +1,4 @@
-import { appsv1, child, controller } from "converge-sdk";
+import { appsv1, child, controller, type Desired, type Live } from "converge-sdk";
 import { Guestbook } from "./api.ts";
 import { Component } from "./imported/dapr.io_components.ts";
 
@@ -6,9 +6,9 @@ import { Component } from "./imported/dapr.io_components.ts";
 export const guestbookImage = "us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5";
 
 /** The names of a Guestbook's children: the reference material's `<name>-deployment` and `<name>-state`. */
-export const childNames = (g: Guestbook) => ({
-  deployment: `${g.metadata?.name}-deployment`,
-  component: `${g.metadata?.name}-state`,
+export const childNames = (g: Live<Guestbook>) => ({
+  deployment: `${g.metadata.name}-deployment`,
+  component: `${g.metadata.name}-state`,
 });
 
 /**
@@ -16,8 +16,8 @@ export const childNames = (g: Guestbook) => ({
  * injector adds a sidecar that serves them as app `spec.daprAppId`. Only these fields are owned: anything another
  * controller adds (Dapr's own annotations, an HPA's replicas on other fields) is left alone.
  */
-export function deploymentFor(g: Guestbook): appsv1.Deployment & { metadata: { name: string } } {
-  const labels = { app: g.metadata?.name ?? "" };
+export function deploymentFor(g: Live<Guestbook>): Desired<appsv1.Deployment> {
+  const labels = { app: g.metadata.name };
   return {
     metadata: { name: childNames(g).deployment, labels },
     spec: {
@@ -40,7 +40,7 @@ export function deploymentFor(g: Guestbook): appsv1.Deployment & { metadata: { n
  * The Dapr Component a Guestbook wants: an in-memory state store, usable only by the guestbook's own app id
  * (`scopes`), so that other Dapr apps in the namespace do not see it.
  */
-export function componentFor(g: Guestbook): Component & { metadata: { name: string } } {
+export function componentFor(g: Live<Guestbook>): Desired<Component> {
   return {
     metadata: { name: childNames(g).component },
     spec: { type: "state.in-memory", version: "v1", metadata: [] },
@@ -54,14 +54,13 @@ export function componentFor(g: Guestbook): Component & { metadata: { name: stri
  * Degraded on the Guestbook (Ready once every pod of the Deployment is), and deletes both when the Guestbook goes.
  * The Component's kind is Dapr's, typed by `converge import` from its CRD.
  */
-export const guestbookController = () =>
-  controller("guestbook")
-    .for(Guestbook)
-    // Declared so that the generated RBAC covers both kinds and their caches are warm from the start.
-    .owns(appsv1.Deployment)
-    .owns(Component)
-    .children((g) => [
-      child(Component, componentFor(g), { id: "state" }),
-      // The app reads its state store at start-up: the store comes first.
-      child(appsv1.Deployment, deploymentFor(g), { id: "app", dependsOn: ["state"] }),
-    ]);
+export const guestbookController = controller("guestbook")
+  .for(Guestbook)
+  // Declared so that the generated RBAC covers both kinds and their caches are warm from the start.
+  .owns(appsv1.Deployment)
+  .owns(Component)
+  .children((g) => [
+    child(Component, componentFor(g), { id: "state" }),
+    // The app reads its state store at start-up: the store comes first.
+    child(appsv1.Deployment, deploymentFor(g), { id: "app", dependsOn: ["state"] }),
+  ]);

@@ -13,17 +13,14 @@ import {
   apiextensionsv1,
   appsv1,
   Client,
-  createOperatorManager,
-  InvalidError,
   installCrds,
   isNotFound,
   type KubeObject,
   type ResourceType,
-  silentLogger,
-  waitForCrds,
 } from "converge-sdk";
 import { ensureBinaries } from "converge-sdk/cluster";
-import { eventually, testPlane } from "converge-sdk/testing";
+import { createOperatorManager, InvalidError, waitForCrds } from "converge-sdk/runtime";
+import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { Guestbook } from "../src/api.ts";
 import { Component } from "../src/imported/dapr.io_components.ts";

@@ -9,19 +9,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import {
-  apiextensionsv1,
-  appsv1,
-  Client,
-  controller,
-  corev1,
-  createOperatorManager,
-  installCrds,
-  silentLogger,
-  waitForCrds,
-} from "converge-sdk";
+import { apiextensionsv1, appsv1, Client, controller, corev1, installCrds } from "converge-sdk";
 import { ControlPlane } from "converge-sdk/cluster";
-import { eventually } from "converge-sdk/testing";
+import { createOperatorManager, waitForCrds } from "converge-sdk/runtime";
+import { eventually, silentLogger } from "converge-sdk/testing";
 import { parse } from "yaml";
 import type { Guestbook } from "../src/api.ts";
 import { Guestbook as GuestbookType } from "../src/api.ts";
@@ -48,7 +39,7 @@ test("started before Dapr's CRD exists, the operator waits for it and converges 
   manager.add(
     controller("others")
       .for(corev1.ConfigMap)
-      .reconcile(async (req) => {
+      .reconcileKey(async (req) => {
         others.add(`${req.namespace}/${req.name}`);
       }),
   );

@@ -11,8 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { apiextensionsv1, Client, type KubeObject, waitForCrds } from "converge-sdk";
+import { apiextensionsv1, Client, type KubeObject } from "converge-sdk";
 import { ensureBinaries } from "converge-sdk/cluster";
+import { waitForCrds } from "converge-sdk/runtime";
 import { testPlane } from "converge-sdk/testing";
 import { parse, parseAllDocuments, stringify } from "yaml";
 

@@ -1,17 +1,17 @@
 /** Fast checks without a cluster: the children a Guestbook wants, its schema, and the operator on the fake client. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { appsv1, isNotFound, Manager, silentLogger } from "converge-sdk";
-import { eventually, FakeClient } from "converge-sdk/testing";
+import { appsv1, isNotFound, type Live, Manager } from "converge-sdk";
+import { eventually, FakeClient, silentLogger } from "converge-sdk/testing";
 import { Guestbook } from "../src/api.ts";
 import { componentFor, deploymentFor, guestbookController } from "../src/controller.ts";
 import { Component } from "../src/imported/dapr.io_components.ts";
 import operator from "../src/operator.ts";
 
-const guestbook = (spec: Partial<Guestbook["spec"]>): Guestbook => ({
+const guestbook = (spec: Partial<Guestbook["spec"]>): Live<Guestbook, true> => ({
   apiVersion: Guestbook.apiVersion,
   kind: "Guestbook",
-  metadata: { name: "gb", namespace: "ns" },
+  metadata: { name: "gb", namespace: "ns", uid: "u", resourceVersion: "1", generation: 1 },
   spec: { daprAppId: "guestbook", ...spec },
 });
 
@@ -19,13 +19,13 @@ test("the Deployment: <name>-deployment, replicas (default 1), app label, Dapr a
   const d = deploymentFor(guestbook({ replicas: 2 }));
   assert.equal(d.metadata.name, "gb-deployment");
   assert.equal(d.spec?.replicas, 2);
-  assert.deepEqual(d.spec?.selector.matchLabels, { app: "gb" });
-  assert.deepEqual(d.spec?.template.metadata?.labels, { app: "gb" });
-  assert.deepEqual(d.spec?.template.metadata?.annotations, {
+  assert.deepEqual(d.spec?.selector?.matchLabels, { app: "gb" });
+  assert.deepEqual(d.spec?.template?.metadata?.labels, { app: "gb" });
+  assert.deepEqual(d.spec?.template?.metadata?.annotations, {
     "dapr.io/enabled": "true",
     "dapr.io/app-id": "guestbook",
   });
-  assert.equal(d.spec?.template.spec?.containers.length, 1);
+  assert.equal(d.spec?.template?.spec?.containers?.length, 1);
   assert.equal(deploymentFor(guestbook({})).spec?.replicas, 1);
 });
 
@@ -58,7 +58,7 @@ test("the schema: daprAppId required and non-empty, replicas not negative; Dapr'
 test("on the fake client: create, update, repair and delete", async () => {
   const client = new FakeClient();
   const manager = await Manager.create({ name: "guestbook-operator", client, log: silentLogger });
-  manager.add(guestbookController());
+  manager.add(guestbookController);
   const running = manager.start();
   try {
     await client.create(Guestbook, { metadata: { name: "gb", namespace: "ns" }, spec: { daprAppId: "guestbook" } });

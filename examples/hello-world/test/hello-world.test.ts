@@ -4,10 +4,11 @@ import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { apiextensionsv1, Client, corev1, InvalidError, Manager, silentLogger } from "converge-sdk";
+import { apiextensionsv1, Client, corev1, Manager } from "converge-sdk";
 import { ensureBinaries } from "converge-sdk/cluster";
 import { generators, runGenerate } from "converge-sdk/generate";
-import { eventually, testPlane } from "converge-sdk/testing";
+import { InvalidError } from "converge-sdk/runtime";
+import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { HelloWorld } from "../src/api.ts";
 import { helloWorldController } from "../src/controller.ts";
@@ -28,7 +29,7 @@ const message = (namespace: string, name: string, expected?: string) =>
 test("HelloWorld: create, update, repair and delete through its ConfigMap", async (t) => {
   const namespace = await plane.namespace(t);
   const manager = await Manager.create({ name: "hello-world-operator", client, namespace, log: silentLogger });
-  manager.add(helloWorldController());
+  manager.add(helloWorldController);
   const running = manager.start();
   t.after(async () => {
     await manager.stop();

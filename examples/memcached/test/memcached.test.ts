@@ -13,20 +13,16 @@ import {
   apiextensionsv1,
   appsv1,
   Client,
-  createOperatorManager,
   eventsv1,
-  ForbiddenError,
-  InvalidError,
   installCrds,
   isNotFound,
   Manager,
   type ResourceType,
-  silentLogger,
   validatingWebhook,
-  webhookOptions,
 } from "converge-sdk";
 import { ensureBinaries } from "converge-sdk/cluster";
-import { eventually, testPlane } from "converge-sdk/testing";
+import { createOperatorManager, ForbiddenError, InvalidError, webhookOptions } from "converge-sdk/runtime";
+import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { Memcached, messages } from "../src/api.ts";
 import operator from "../src/operator.ts";

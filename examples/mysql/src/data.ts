@@ -1,14 +1,16 @@
 import { randomBytes } from "node:crypto";
 import {
+  byLabel,
   controller,
   controllerOf,
   corev1,
-  handleFinalizer,
+  type Desired,
   isAlreadyExists,
   isNotFound,
   type KubeClient,
   type KubeObject,
-  type ReconcileContext,
+  type Live,
+  type ObjectContext,
   type ResourceType,
   setControllerReference,
   TerminalError,
@@ -30,8 +32,8 @@ export const secretKeys = { rootPassword: "root-password", password: "password" 
 /** Held on every MySQL until its data has been released (Retain) or deleted (Delete). */
 export const dataFinalizer = "operators.example.com/data";
 
-/** Field manager of this controller's server-side applies. */
-const fieldManager = "mysql-data";
+/** The context of the data controller's reconciles: the kinds it owns are the ones it applies. */
+type DataContext = ObjectContext<MySQL, typeof corev1.Secret | typeof corev1.PersistentVolumeClaim, true>;
 
 /** A new random password: 24 bytes from the system's CSPRNG, 32 URL-safe characters (no quoting needed). */
 export function generatePassword(): string {
@@ -41,8 +43,8 @@ export function generatePassword(): string {
 const base64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
 /** Whether an object was made for a MySQL of this name by this operator (and so may be taken back). */
-function madeFor(obj: KubeObject, mysql: MySQL): boolean {
-  return obj.metadata?.labels?.[instanceLabel] === mysql.metadata?.name;
+function madeFor(obj: KubeObject, mysql: Live<MySQL>): boolean {
+  return obj.metadata?.labels?.[instanceLabel] === mysql.metadata.name;
 }
 
 async function read<T extends KubeObject>(
@@ -64,8 +66,8 @@ async function read<T extends KubeObject>(
  * or before a Retain deletion — is never overwritten: an AlreadyExists error means someone else was first, and their
  * passwords are the ones kept. The passwords are written to the Secret only: never logged, never in status or events.
  */
-export async function ensureCredentials(mysql: MySQL, ctx: ReconcileContext<MySQL>): Promise<void> {
-  const namespace = mysql.metadata?.namespace ?? "";
+export async function ensureCredentials(mysql: Live<MySQL, true>, ctx: DataContext): Promise<void> {
+  const namespace = mysql.metadata.namespace;
   const name = namesOf(mysql).credentials;
   const key = { namespace, name };
   // The cache is the fast path; a miss is checked against the apiserver, since a miss must never mean "regenerate".
@@ -85,7 +87,7 @@ export async function ensureCredentials(mysql: MySQL, ctx: ReconcileContext<MySQ
     );
     try {
       await ctx.client.create(corev1.Secret, fresh);
-      ctx.events.event(mysql, "Normal", "CredentialsCreated", `generated passwords in Secret ${name}`, "Create", MySQL);
+      ctx.event("Normal", "CredentialsCreated", `generated passwords in Secret ${name}`, { action: "Create" });
       return;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
@@ -94,33 +96,32 @@ export async function ensureCredentials(mysql: MySQL, ctx: ReconcileContext<MySQ
   }
   if (!madeFor(secret, mysql)) {
     const message = `Secret ${name} exists and was not made for this MySQL; rename or remove it`;
-    ctx.events.event(mysql, "Warning", "CredentialsConflict", message, "Adopt", MySQL);
+    ctx.event("Warning", "CredentialsConflict", message, { action: "Adopt" });
     throw new TerminalError(message);
   }
   // Take it back after a Retain deletion, and fill in a key removed by hand; existing passwords are left alone.
   const missing = Object.values(secretKeys).filter((k) => !secret.data?.[k]);
-  const controlled = controllerOf(secret)?.uid === mysql.metadata?.uid;
+  const controlled = controllerOf(secret)?.uid === mysql.metadata.uid;
   if (controlled && missing.length === 0) return;
   const owned = setControllerReference(mysql, { metadata: { ...secret.metadata } }, MySQL);
   await ctx.client.patch(corev1.Secret, key, "merge", {
     metadata: { resourceVersion: secret.metadata?.resourceVersion, ownerReferences: owned.metadata?.ownerReferences },
     ...(missing.length ? { data: Object.fromEntries(missing.map((k) => [k, base64(generatePassword())])) } : {}),
   });
-  if (!controlled) ctx.events.event(mysql, "Normal", "Adopted", `took back Secret ${name}`, "Adopt", MySQL);
+  if (!controlled) ctx.event("Normal", "Adopted", `took back Secret ${name}`, { action: "Adopt" });
 }
 
-/** A volume claim of `spec.storageSize` (ReadWriteOnce, the cluster's default StorageClass). */
-export function volumeClaim(mysql: MySQL, name: string, component: string): corev1.PersistentVolumeClaim {
-  return setControllerReference(
-    mysql,
-    {
-      apiVersion: "v1",
-      kind: "PersistentVolumeClaim",
-      metadata: { name, namespace: mysql.metadata?.namespace ?? "", labels: commonLabels(mysql, component) },
-      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: mysql.spec.storageSize } } },
-    },
-    MySQL,
-  );
+/** A volume claim of `storage` (ReadWriteOnce, the cluster's default StorageClass). */
+export function volumeClaim(
+  mysql: Live<MySQL>,
+  name: string,
+  component: string,
+  storage = mysql.spec.storageSize,
+): Desired<corev1.PersistentVolumeClaim> {
+  return {
+    metadata: { name, labels: commonLabels(mysql, component) },
+    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage } } },
+  };
 }
 
 /**
@@ -128,25 +129,22 @@ export function volumeClaim(mysql: MySQL, name: string, component: string): core
  * and grown if `storageSize` grew). A claim the apiserver refuses (shrinking, or growing where the StorageClass does
  * not allow it) is reported as a Warning event and left as it is: the server keeps running on the volume it has.
  */
-async function ensureVolume(mysql: MySQL, ctx: ReconcileContext<MySQL>, name: string, component: string) {
-  const desired = volumeClaim(mysql, name, component);
-  const key = { namespace: mysql.metadata?.namespace ?? "", name };
-  const live = ctx.cache.get(corev1.PersistentVolumeClaim, key);
+async function ensureVolume(mysql: Live<MySQL, true>, ctx: DataContext, name: string, component: string) {
+  const live = ctx.cache.get(corev1.PersistentVolumeClaim, { namespace: mysql.metadata.namespace, name });
   if (live && !madeFor(live, mysql)) {
     const message = `PersistentVolumeClaim ${name} exists and was not made for this MySQL; rename or remove it`;
-    ctx.events.event(mysql, "Warning", "VolumeConflict", message, "Adopt", MySQL);
+    ctx.event("Warning", "VolumeConflict", message, { action: "Adopt" });
     throw new TerminalError(message);
   }
+  // The apiserver keeps the size as written; compared as bytes, "1Gi" and "1024Mi" are the same claim.
   const size = live?.spec?.resources?.requests?.storage;
-  const upToDate =
-    live && controllerOf(live)?.uid === mysql.metadata?.uid && bytesOf(size ?? "") === bytesOf(mysql.spec.storageSize);
-  if (upToDate) return;
+  const sameSize = size !== undefined && bytesOf(size) === bytesOf(mysql.spec.storageSize);
   try {
-    await ctx.client.apply(corev1.PersistentVolumeClaim, desired, { fieldManager, force: true });
+    await ctx.apply(corev1.PersistentVolumeClaim, volumeClaim(mysql, name, component, sameSize ? size : undefined));
   } catch (err) {
     if (isNotFound(err) || !live) throw err;
-    const reason = (err as Error).message;
-    ctx.events.event(mysql, "Warning", "VolumeNotResized", `${name}: ${reason}`, "Resize", MySQL);
+    const reason = err instanceof Error ? err.message : String(err);
+    ctx.event("Warning", "VolumeNotResized", `${name}: ${reason}`, { action: "Resize" });
   }
 }
 
@@ -154,8 +152,8 @@ async function ensureVolume(mysql: MySQL, ctx: ReconcileContext<MySQL>, name: st
  * On deletion: Delete removes the Secret and both volumes; Retain removes this MySQL's owner reference from them,
  * so the garbage collector leaves them, and a MySQL created again with the same name takes them back.
  */
-async function releaseOrDelete(mysql: MySQL, ctx: ReconcileContext<MySQL>): Promise<void> {
-  const namespace = mysql.metadata?.namespace ?? "";
+async function releaseOrDelete(mysql: Live<MySQL, true>, ctx: DataContext): Promise<void> {
+  const namespace = mysql.metadata.namespace;
   const names = namesOf(mysql);
   const policy = deletionPolicyOf(mysql);
   const kept: string[] = [];
@@ -167,7 +165,7 @@ async function releaseOrDelete(mysql: MySQL, ctx: ReconcileContext<MySQL>): Prom
   for (const [type, name] of items) {
     const key = { namespace, name };
     const live = await read(ctx.client, type, key);
-    if (!live || controllerOf(live)?.uid !== mysql.metadata?.uid) continue;
+    if (!live || controllerOf(live)?.uid !== mysql.metadata.uid) continue;
     if (policy === "Delete") {
       try {
         await ctx.client.delete(type, key, { propagationPolicy: "Background" });
@@ -176,7 +174,7 @@ async function releaseOrDelete(mysql: MySQL, ctx: ReconcileContext<MySQL>): Prom
       }
       continue;
     }
-    const others = (live.metadata?.ownerReferences ?? []).filter((r) => r.uid !== mysql.metadata?.uid);
+    const others = (live.metadata?.ownerReferences ?? []).filter((r) => r.uid !== mysql.metadata.uid);
     await ctx.client.patch(type, key, "merge", {
       metadata: { resourceVersion: live.metadata?.resourceVersion, ownerReferences: others.length ? others : null },
     });
@@ -184,38 +182,29 @@ async function releaseOrDelete(mysql: MySQL, ctx: ReconcileContext<MySQL>): Prom
   }
   if (kept.length) {
     ctx.log.info({ kept }, "kept the data of a deleted MySQL (deletionPolicy Retain)");
-    ctx.events.event(mysql, "Normal", "DataRetained", `kept ${kept.join(", ")}`, "Delete", MySQL);
+    ctx.event("Normal", "DataRetained", `kept ${kept.join(", ")}`, { action: "Delete" });
   }
 }
 
 /** Maps an object labelled for a MySQL to that MySQL's key. */
-export function byInstanceLabel(obj: KubeObject): string[] {
-  const name = obj.metadata?.labels?.[instanceLabel];
-  return name ? [`${obj.metadata?.namespace}/${name}`] : [];
-}
+export const byInstanceLabel = byLabel(instanceLabel);
 
 /**
  * The `mysql-data` controller: credentials created once, the data volume, the backup volume while backups are
  * scheduled (and kept after that: it holds backups), and the deletion policy.
  */
-export const dataController = () =>
-  controller("mysql-data")
-    .for(MySQL)
-    .owns(corev1.Secret)
-    .owns(corev1.PersistentVolumeClaim)
-    .reconcile(async (_req, ctx) => {
-      const mysql = ctx.object;
-      if (!mysql) return;
-      const { state } = await handleFinalizer(ctx.client, MySQL, mysql, dataFinalizer, () =>
-        releaseOrDelete(mysql, ctx),
-      );
-      if (state === "deleting") return;
-      const names = namesOf(mysql);
-      await ensureCredentials(mysql, ctx);
-      await ensureVolume(mysql, ctx, names.data, "data");
-      const backupVolume = ctx.cache.get(corev1.PersistentVolumeClaim, {
-        namespace: mysql.metadata?.namespace ?? "",
-        name: names.backup,
-      });
-      if (mysql.spec.backupSchedule || backupVolume) await ensureVolume(mysql, ctx, names.backup, "backup");
+export const dataController = controller("mysql-data")
+  .for(MySQL)
+  .owns(corev1.Secret)
+  .owns(corev1.PersistentVolumeClaim)
+  .reconcile(async (mysql, ctx) => {
+    if ((await ctx.finalizer(dataFinalizer, () => releaseOrDelete(mysql, ctx))) === "deleting") return;
+    const names = namesOf(mysql);
+    await ensureCredentials(mysql, ctx);
+    await ensureVolume(mysql, ctx, names.data, "data");
+    const backupVolume = ctx.cache.get(corev1.PersistentVolumeClaim, {
+      namespace: mysql.metadata.namespace,
+      name: names.backup,
     });
+    if (mysql.spec.backupSchedule || backupVolume) await ensureVolume(mysql, ctx, names.backup, "backup");
+  });

@@ -1,3 +1,4 @@
+import type { Live } from "converge-sdk";
 import type { MySQL } from "./api.ts";
 
 /** Label that ties every object made for a MySQL to it by name (Jobs of its backups included). */
@@ -6,8 +7,8 @@ export const instanceLabel = "operators.example.com/mysql";
 export const instanceUidLabel = "operators.example.com/mysql-uid";
 
 /** The names of what a MySQL is made of, all derived from its own name. */
-export function namesOf(mysql: MySQL) {
-  const name = mysql.metadata?.name ?? "";
+export function namesOf(mysql: Live<MySQL>) {
+  const name = mysql.metadata.name;
   return {
     /** StatefulSet and Service (clients connect to `<name>:3306`). */
     server: name,
@@ -21,21 +22,21 @@ export function namesOf(mysql: MySQL) {
 }
 
 /** Labels of the server's pods (and the Service's selector). */
-export function serverLabels(mysql: MySQL): Record<string, string> {
+export function serverLabels(mysql: Live<MySQL>): Record<string, string> {
   return {
     "app.kubernetes.io/name": "mysql",
-    "app.kubernetes.io/instance": mysql.metadata?.name ?? "",
+    "app.kubernetes.io/instance": mysql.metadata.name,
     "app.kubernetes.io/component": "database",
   };
 }
 
 /** Labels every object made for a MySQL carries (recognised when it is taken back after a Retain deletion). */
-export function commonLabels(mysql: MySQL, component: string): Record<string, string> {
+export function commonLabels(mysql: Live<MySQL>, component: string): Record<string, string> {
   return {
     "app.kubernetes.io/name": "mysql",
-    "app.kubernetes.io/instance": mysql.metadata?.name ?? "",
+    "app.kubernetes.io/instance": mysql.metadata.name,
     "app.kubernetes.io/component": component,
     "app.kubernetes.io/managed-by": "mysql-operator",
-    [instanceLabel]: mysql.metadata?.name ?? "",
+    [instanceLabel]: mysql.metadata.name,
   };
 }

@@ -1,5 +1,5 @@
-import { batchv1, type ChildReport, type Condition, corev1, type ReconcileContext, setCondition } from "converge-sdk";
-import { MySQL, mysqlVersionOf, type Phase } from "./api.ts";
+import { batchv1, type Cache, type ChildReport, type Conditions, corev1, type Live, type StatusOf } from "converge-sdk";
+import { type MySQL, mysqlVersionOf, type Phase } from "./api.ts";
 import { instanceLabel, instanceUidLabel, namesOf } from "./names.ts";
 import { bytesOf } from "./quantity.ts";
 import { childIds } from "./workload.ts";
@@ -30,7 +30,7 @@ export function lastBackupOf(previous: string | undefined, jobs: batchv1.Job[]):
 }
 
 /** Phase and message from what is observed: failures first, then missing data, then the server's readiness. */
-export function phaseOf(mysql: MySQL, observed: Observed): { phase: Phase; message: string } {
+export function phaseOf(mysql: Live<MySQL>, observed: Observed): { phase: Phase; message: string } {
   const names = namesOf(mysql);
   const failed = observed.report.filter((r) => r.state === "failed");
   if (failed.length) {
@@ -45,7 +45,7 @@ export function phaseOf(mysql: MySQL, observed: Observed): { phase: Phase; messa
     [observed.data, `PersistentVolumeClaim ${names.data}`],
   ] as const) {
     // Something of that name that this operator did not make is never taken over (see the events).
-    if (obj && obj.metadata?.labels?.[instanceLabel] !== mysql.metadata?.name) {
+    if (obj && obj.metadata?.labels?.[instanceLabel] !== mysql.metadata.name) {
       return { phase: "Failed", message: `${what} exists and was not made for this MySQL; rename or remove it` };
     }
   }
@@ -64,7 +64,7 @@ export function phaseOf(mysql: MySQL, observed: Observed): { phase: Phase; messa
   if (pending.length) {
     return { phase: "Progressing", message: pending.map((r) => `${r.kind} ${r.name}: ${r.message}`).join("; ") };
   }
-  const ns = mysql.metadata?.namespace;
+  const ns = mysql.metadata.namespace;
   const ready = `MySQL ${mysqlVersionOf(mysql)} is ready at ${names.server}.${ns}.svc:3306`;
   const size = observed.data?.spec?.resources?.requests?.storage;
   if (size && bytesOf(size) !== bytesOf(mysql.spec.storageSize)) {
@@ -75,58 +75,31 @@ export function phaseOf(mysql: MySQL, observed: Observed): { phase: Phase; messa
 }
 
 /**
- * The whole status: phase, message and lastBackup, and the conditions Ready / Progressing / Degraded (with the
- * generation they describe) that follow the phase. Returns undefined when nothing changed.
+ * The whole status, as the `mysql` controller's `status:` writes it: phase, message and lastBackup, and the conditions
+ * Ready / Progressing / Degraded (with the generation they describe) that follow the phase. Converge writes what
+ * changed, and nothing when nothing did.
  */
-export function nextStatus(mysql: MySQL, observed: Observed): NonNullable<MySQL["status"]> | undefined {
-  const current = mysql.status ?? {};
+export function setStatus(status: StatusOf<MySQL>, conditions: Conditions, mysql: Live<MySQL>, observed: Observed) {
   const { phase, message } = phaseOf(mysql, observed);
-  const lastBackup = lastBackupOf(current.lastBackup, observed.backupJobs);
-  const conditions = structuredClone(current.conditions ?? []) as Condition[];
-  const generation = mysql.metadata?.generation;
-  let changed = phase !== current.phase || message !== current.message || lastBackup !== current.lastBackup;
-  const set = (type: string, on: boolean, reason: string, text: string) => {
-    changed =
-      setCondition(conditions, {
-        type,
-        status: on ? "True" : "False",
-        reason,
-        message: text,
-        ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      }) || changed;
-  };
-  set("Ready", phase === "Ready", phase === "Ready" ? "ServerReady" : phase, message);
+  status.phase = phase;
+  status.message = message;
+  const lastBackup = lastBackupOf(status.lastBackup, observed.backupJobs);
+  if (lastBackup) status.lastBackup = lastBackup;
+  conditions.set("Ready", phase === "Ready", phase === "Ready" ? "ServerReady" : phase, message);
   const moving = phase === "Pending" || phase === "Progressing";
-  set("Progressing", moving, moving ? phase : "Settled", moving ? message : "");
-  set(
-    "Degraded",
-    phase === "Failed",
-    phase === "Failed" ? "ChildRejected" : "NoFailures",
-    phase === "Failed" ? message : "",
-  );
-  if (!changed) return undefined;
-  type StatusConditions = NonNullable<NonNullable<MySQL["status"]>["conditions"]>;
-  return { phase, message, ...(lastBackup ? { lastBackup } : {}), conditions: conditions as StatusConditions };
+  conditions.set("Progressing", moving, moving ? phase : "Settled", moving ? message : "");
+  const failed = phase === "Failed";
+  conditions.set("Degraded", failed, failed ? "ChildRejected" : "NoFailures", failed ? message : "");
 }
 
 /** What the status is computed from, read from the cache (never a cluster scan). */
-export function observe(mysql: MySQL, report: ChildReport[], ctx: ReconcileContext<MySQL>): Observed {
-  const namespace = mysql.metadata?.namespace ?? "";
+export function observe(mysql: Live<MySQL>, report: ChildReport[], cache: Cache): Observed {
+  const namespace = mysql.metadata.namespace;
   const names = namesOf(mysql);
   return {
     report,
-    credentials: ctx.cache.get(corev1.Secret, { namespace, name: names.credentials }),
-    data: ctx.cache.get(corev1.PersistentVolumeClaim, { namespace, name: names.data }),
-    backupJobs: ctx.cache.list(batchv1.Job, {
-      namespace,
-      labelSelector: `${instanceUidLabel}=${mysql.metadata?.uid ?? ""}`,
-    }),
+    credentials: cache.get(corev1.Secret, { namespace, name: names.credentials }),
+    data: cache.get(corev1.PersistentVolumeClaim, { namespace, name: names.data }),
+    backupJobs: cache.list(batchv1.Job, { namespace, matchLabels: { [instanceUidLabel]: mysql.metadata.uid } }),
   };
-}
-
-/** The `status:` of the mysql controller: computes the status and writes it when it changed. */
-export async function writeStatus(mysql: MySQL, report: ChildReport[], ctx: ReconcileContext<MySQL>): Promise<void> {
-  const status = nextStatus(mysql, observe(mysql, report, ctx));
-  if (!status) return;
-  await ctx.client.patch(MySQL, ctx.request, "merge", { status }, { subresource: "status" });
 }

@@ -1,4 +1,4 @@
-import { appsv1, batchv1, type ChildSpec, child, corev1 } from "converge-sdk";
+import { appsv1, batchv1, type ChildSpec, child, corev1, type Live } from "converge-sdk";
 import { type MySQL, mysqlVersionOf } from "./api.ts";
 import { secretKeys } from "./data.ts";
 import { commonLabels, instanceUidLabel, namesOf, serverLabels } from "./names.ts";
@@ -6,7 +6,7 @@ import { commonLabels, instanceUidLabel, namesOf, serverLabels } from "./names.t
 /** The MySQL server's port, on the container and the Service. */
 export const mysqlPort = 3306;
 
-const secretEnv = (mysql: MySQL, name: string, key: string): corev1.EnvVar => ({
+const secretEnv = (mysql: Live<MySQL>, name: string, key: string): corev1.EnvVar => ({
   name,
   valueFrom: { secretKeyRef: { name: namesOf(mysql).credentials, key } },
 });
@@ -26,7 +26,7 @@ const readinessCommand =
  * separate claim of the `mysql-data` controller rather than a volumeClaimTemplate, so that its deletion policy is
  * the MySQL's, not the StatefulSet's.
  */
-export function statefulSet(mysql: MySQL): appsv1.StatefulSet {
+export function statefulSet(mysql: Live<MySQL>): appsv1.StatefulSet {
   const names = namesOf(mysql);
   const labels = serverLabels(mysql);
   return {
@@ -66,7 +66,7 @@ export function statefulSet(mysql: MySQL): appsv1.StatefulSet {
 }
 
 /** The Service clients connect to: `<name>.<namespace>.svc:3306`. */
-export function service(mysql: MySQL): corev1.Service {
+export function service(mysql: Live<MySQL>): corev1.Service {
   return {
     metadata: { name: namesOf(mysql).server, labels: commonLabels(mysql, "database") },
     spec: {
@@ -90,15 +90,15 @@ const backupScript = [
 ].join("\n");
 
 /** Labels of backup Jobs (and their pods): the MySQL's name and uid, so its status finds its own backups. */
-export function backupJobLabels(mysql: MySQL): Record<string, string> {
-  return { ...commonLabels(mysql, "backup"), [instanceUidLabel]: mysql.metadata?.uid ?? "" };
+export function backupJobLabels(mysql: Live<MySQL>): Record<string, string> {
+  return { ...commonLabels(mysql, "backup"), [instanceUidLabel]: mysql.metadata.uid };
 }
 
 /**
  * The backups: a CronJob on `spec.backupSchedule` whose Jobs dump the database into the backup volume. One at a
  * time (`Forbid`), the last three successful and the last failed Job kept for inspection.
  */
-export function backupCronJob(mysql: MySQL): batchv1.CronJob {
+export function backupCronJob(mysql: Live<MySQL>): batchv1.CronJob {
   const names = namesOf(mysql);
   const labels = backupJobLabels(mysql);
   return {
@@ -146,7 +146,7 @@ export const childIds = { server: "server", service: "service", backup: "backup"
  * set. Backups wait for the server to be Ready (so a version change reaches the backup image once the server runs
  * it), and on deletion the CronJob goes before the server.
  */
-export function desiredChildren(mysql: MySQL): ChildSpec[] {
+export function desiredChildren(mysql: Live<MySQL>): ChildSpec[] {
   return [
     child(appsv1.StatefulSet, statefulSet(mysql), { id: childIds.server }),
     child(corev1.Service, service(mysql), { id: childIds.service }),

@@ -14,17 +14,16 @@ import {
   batchv1,
   Client,
   corev1,
-  InvalidError,
   installCrds,
   isNotFound,
   type KubeObject,
   Manager,
   type ResourceType,
-  silentLogger,
 } from "converge-sdk";
 import { ensureBinaries } from "converge-sdk/cluster";
 import { generators, runGenerate } from "converge-sdk/generate";
-import { eventually, testPlane } from "converge-sdk/testing";
+import { InvalidError } from "converge-sdk/runtime";
+import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { MySQL } from "../src/api.ts";
 import { mysqlController } from "../src/controller.ts";
@@ -41,8 +40,8 @@ const sample = parse(await readFile(new URL("../config/samples/mysql.yaml", impo
 /** Runs both controllers in a manager scoped to the test's namespace; returns a function that stops it. */
 async function startOperator(t: { after: (fn: () => Promise<void>) => void }, namespace: string) {
   const manager = await Manager.create({ name: "mysql-operator", client, namespace, log: silentLogger });
-  manager.add(mysqlController());
-  manager.add(dataController());
+  manager.add(mysqlController);
+  manager.add(dataController);
   const running = manager.start();
   let stopped = false;
   const stop = async () => {

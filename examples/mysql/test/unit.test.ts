@@ -7,22 +7,38 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { test } from "node:test";
-import { appsv1, type batchv1, type ChildReport, corev1, createLogger, Manager } from "converge-sdk";
+import { appsv1, type batchv1, type ChildReport, corev1, type Live, Manager } from "converge-sdk";
+import { Conditions, createLogger } from "converge-sdk/runtime";
 import { eventually, FakeClient } from "converge-sdk/testing";
 import { MySQL } from "../src/api.ts";
 import { mysqlController } from "../src/controller.ts";
 import { dataController, dataFinalizer, generatePassword, secretKeys } from "../src/data.ts";
-import { lastBackupOf, nextStatus, phaseOf } from "../src/status.ts";
+import { lastBackupOf, type Observed, phaseOf, setStatus } from "../src/status.ts";
 import { backupCronJob, desiredChildren, service, statefulSet } from "../src/workload.ts";
 
 const namespace = "default";
 const spec = { databaseName: "appdb", databaseUser: "appuser", storageSize: "1Gi" };
-const sample = (over: Partial<MySQL["spec"]> = {}, name = "db"): MySQL => ({
+const sample = (over: Partial<MySQL["spec"]> = {}, name = "db"): Live<MySQL, true> => ({
   apiVersion: "operators.example.com/v1alpha1",
   kind: "MySQL",
-  metadata: { name, namespace, uid: "uid-1", generation: 1 },
+  metadata: { name, namespace, uid: "uid-1", resourceVersion: "1", generation: 1 },
   spec: { ...spec, ...over },
 });
+
+/** A MySQL to create: what a user writes. */
+const fresh = (over: Partial<MySQL["spec"]> = {}, name = "db"): MySQL => ({
+  apiVersion: "operators.example.com/v1alpha1",
+  kind: "MySQL",
+  metadata: { name, namespace },
+  spec: { ...spec, ...over },
+});
+
+/** The status `setStatus` writes over `current`, as Converge would (a copy, changed in place). */
+function statusOf(mysql: Live<MySQL>, observed: Observed, current: MySQL["status"] = {}) {
+  const status = structuredClone(current);
+  setStatus(status, new Conditions(status, mysql.metadata.generation), mysql, observed);
+  return status;
+}
 
 test("validate(): storageSize must be a positive quantity, backupSchedule a cron schedule, with field paths", () => {
   for (const size of ["1Gi", "10Gi", "500M", "1.5Ti", "0.5Gi", "100"]) {
@@ -82,7 +98,7 @@ test("the server is a one-replica StatefulSet of mysql:<version>, its password f
 });
 
 test("the backup CronJob exists only with a schedule and writes to its own volume", () => {
-  const ids = (m: MySQL) =>
+  const ids = (m: Live<MySQL>) =>
     desiredChildren(m)
       .filter((c) => c.options.when !== false)
       .map((c) => `${c.type.kind}/${c.object.metadata?.name}`);
@@ -142,15 +158,15 @@ test("status: phase and message follow the data and the server, and conditions f
     phase: "Failed",
     message: "Secret db-credentials exists and was not made for this MySQL; rename or remove it",
   });
-  const ready = nextStatus(m, observed);
-  assert.equal(ready?.phase, "Ready");
-  assert.equal(ready?.message, "MySQL 8.0 is ready at db.default.svc:3306");
-  const cond = Object.fromEntries((ready?.conditions ?? []).map((c) => [c.type, c]));
+  const ready = statusOf(m, observed);
+  assert.equal(ready.phase, "Ready");
+  assert.equal(ready.message, "MySQL 8.0 is ready at db.default.svc:3306");
+  const cond = Object.fromEntries((ready.conditions ?? []).map((c) => [c.type, c]));
   assert.equal(cond.Ready?.status, "True");
   assert.equal(cond.Ready?.observedGeneration, 1);
   assert.equal(cond.Progressing?.status, "False");
   assert.equal(cond.Degraded?.status, "False");
-  assert.equal(nextStatus({ ...m, status: ready }, observed), undefined, "nothing to write when nothing changed");
+  assert.deepEqual(statusOf(m, observed, ready), ready, "nothing changes when nothing did");
   const grown = { ...m, spec: { ...m.spec, storageSize: "2Gi" } };
   const small = { ...bound, spec: { resources: { requests: { storage: "1Gi" } } } };
   assert.equal(
@@ -177,8 +193,8 @@ async function runOn(fake: FakeClient, t: { after: (fn: () => Promise<void>) => 
   });
   const log = createLogger({ level: "debug", destination });
   const manager = await Manager.create({ name: "mysql-operator", client: fake, log });
-  manager.add(mysqlController());
-  manager.add(dataController());
+  manager.add(mysqlController);
+  manager.add(dataController);
   const running = manager.start();
   const stop = async () => {
     await manager.stop();
@@ -195,7 +211,7 @@ test("on the fake: credentials are generated once, kept across operator restarts
   const fake = new FakeClient({ fieldManager: "test" });
   const lines: string[] = [];
   const stopFirst = await runOn(fake, t, lines);
-  const mysql = await fake.create(MySQL, sample({ backupSchedule: "@daily" }));
+  const mysql = await fake.create(MySQL, fresh({ backupSchedule: "@daily" }));
   const key = { namespace, name: "db-credentials" };
   const secret = await eventually("the credentials Secret", () => fake.peek(corev1.Secret, key));
   const passwords = Object.values(secretKeys).map((k) => decode(secret, k));
@@ -240,7 +256,7 @@ test("on the fake: credentials are generated once, kept across operator restarts
 test("on the fake: deletion keeps the data without owner (Retain) or deletes it (Delete)", async (t) => {
   const fake = new FakeClient({ fieldManager: "test" });
   await runOn(fake, t);
-  await fake.create(MySQL, sample({}, "kept"));
+  await fake.create(MySQL, fresh({}, "kept"));
   await fake.create(MySQL, { ...sample({ deletionPolicy: "Delete" }, "gone"), metadata: { name: "gone", namespace } });
   for (const name of ["kept", "gone"]) {
     await eventually(`${name}'s data`, () =>

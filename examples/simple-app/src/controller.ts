@@ -1,15 +1,10 @@
-import { appsv1, type HandlerContext, handlers, isNotFound } from "converge-sdk";
+import { appsv1, controller, isNotFound } from "converge-sdk";
 import { SimpleApp } from "./api.ts";
 import { controlledBy, desiredDeployment, driftOf, specChanges } from "./deployment.ts";
 
 export interface SimpleAppControllerOptions {
   /** How often each SimpleApp's Deployment is compared with what it should be, and put right (default 5 s). */
   driftCheckMs?: number;
-}
-
-/** Creates or patches the SimpleApp's Deployment with server-side apply, taking back fields edited by hand. */
-async function applyDeployment(app: SimpleApp, ctx: HandlerContext<SimpleApp>): Promise<void> {
-  await ctx.client.apply(appsv1.Deployment, desiredDeployment(app), { force: true });
 }
 
 /**
@@ -26,46 +21,49 @@ async function applyDeployment(app: SimpleApp, ctx: HandlerContext<SimpleApp>): 
  * takes the Deployment away.
  */
 export const simpleAppController = (options: SimpleAppControllerOptions = {}) =>
-  handlers("simpleapp", SimpleApp)
+  controller("simpleapp")
+    .for(SimpleApp)
     .owns(appsv1.Deployment) // cached from the start (the timer reads it there) and part of the generated RBAC
-    .onCreate(async (app, ctx) => {
-      await applyDeployment(app, ctx);
-      const note = `created Deployment ${app.metadata?.name}: ${specChanges(undefined, app)}`;
-      ctx.log.info(note);
-      ctx.events.event(app, "Normal", "Created", note, "Create", SimpleApp);
-    })
-    .onUpdate(async (app, old, ctx) => {
-      await applyDeployment(app, ctx);
-      const note = `patched Deployment ${app.metadata?.name}: ${specChanges(old, app)}`;
-      ctx.log.info(note);
-      ctx.events.event(app, "Normal", "Updated", note, "Update", SimpleApp);
-    })
-    .onDelete(async (app, ctx) => {
-      const live = ctx.cache.get(appsv1.Deployment, ctx.request);
-      // Only its own Deployment, and only the one it saw: the uid precondition fails if it was replaced meanwhile.
-      if (live && controlledBy(live, app.metadata?.uid)) {
-        await ctx.client
-          .delete(appsv1.Deployment, ctx.request, { preconditions: { uid: live.metadata?.uid } })
-          .catch((err: unknown) => {
-            if (!isNotFound(err)) throw err;
-          });
-      }
-      const note = `deleted Deployment ${app.metadata?.name}`;
-      ctx.log.info(note);
-      ctx.events.event(app, "Normal", "Deleted", note, "Delete", SimpleApp);
-    })
-    .timer(
-      options.driftCheckMs ?? 5_000,
-      async (app, ctx) => {
-        const desired = desiredDeployment(app);
-        // From the cache: a check that finds nothing wrong costs no request.
-        const drift = driftOf(ctx.cache.get(appsv1.Deployment, ctx.request), desired);
-        if (drift.length === 0) return;
-        await applyDeployment(app, ctx);
-        const note = `put Deployment ${app.metadata?.name} right: ${drift.join("; ")}`;
-        ctx.log.info(note);
-        ctx.events.event(app, "Warning", "DriftRepaired", note, "Repair", SimpleApp);
-      },
-      "drift",
-    )
-    .build();
+    .handlers((on) =>
+      on
+        .onCreate(async (app, ctx) => {
+          await ctx.apply(appsv1.Deployment, desiredDeployment(app));
+          const note = `created Deployment ${app.metadata.name}: ${specChanges(undefined, app)}`;
+          ctx.log.info(note);
+          ctx.event("Normal", "Created", note, { action: "Create" });
+        })
+        .onUpdate(async (app, old, ctx) => {
+          await ctx.apply(appsv1.Deployment, desiredDeployment(app));
+          const note = `patched Deployment ${app.metadata.name}: ${specChanges(old, app)}`;
+          ctx.log.info(note);
+          ctx.event("Normal", "Updated", note, { action: "Update" });
+        })
+        .onDelete(async (app, ctx) => {
+          const live = ctx.cache.get(appsv1.Deployment, ctx.request);
+          // Only its own Deployment, and only the one it saw: the uid precondition fails if it was replaced meanwhile.
+          if (live && controlledBy(live, app.metadata.uid)) {
+            await ctx.client
+              .delete(appsv1.Deployment, ctx.request, { preconditions: { uid: live.metadata?.uid } })
+              .catch((err: unknown) => {
+                if (!isNotFound(err)) throw err;
+              });
+          }
+          const note = `deleted Deployment ${app.metadata.name}`;
+          ctx.log.info(note);
+          ctx.event("Normal", "Deleted", note, { action: "Delete" });
+        })
+        .timer(
+          options.driftCheckMs ?? 5_000,
+          async (app, ctx) => {
+            const desired = desiredDeployment(app);
+            // From the cache: a check that finds nothing wrong costs no request.
+            const drift = driftOf(ctx.cache.get(appsv1.Deployment, ctx.request), desired);
+            if (drift.length === 0) return;
+            await ctx.apply(appsv1.Deployment, desired);
+            const note = `put Deployment ${app.metadata.name} right: ${drift.join("; ")}`;
+            ctx.log.info(note);
+            ctx.event("Warning", "DriftRepaired", note, { action: "Repair" });
+          },
+          "drift",
+        ),
+    );

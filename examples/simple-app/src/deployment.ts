@@ -1,4 +1,4 @@
-import { type appsv1, setControllerReference } from "converge-sdk";
+import { type appsv1, type Live, setControllerReference } from "converge-sdk";
 import { defaults, SimpleApp } from "./api.ts";
 
 /** The name of the Deployment's one container. */
@@ -9,27 +9,23 @@ export const containerName = "app";
  * container running `spec.image`, `spec.replicas` pods, and the SimpleApp as its controller owner, so that the
  * garbage collector deletes it with the SimpleApp.
  */
-export function desiredDeployment(app: SimpleApp): appsv1.Deployment {
-  const name = app.metadata?.name;
-  if (!name) throw new Error("a SimpleApp needs metadata.name");
+export function desiredDeployment(app: Live<SimpleApp>): appsv1.Deployment & { metadata: { name: string } } {
+  const name = app.metadata.name;
   const labels = { app: name };
-  return setControllerReference<appsv1.Deployment>(
-    app,
-    {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name, namespace: app.metadata?.namespace, labels },
-      spec: {
-        replicas: app.spec.replicas ?? defaults.replicas,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: { containers: [{ name: containerName, image: app.spec.image ?? defaults.image }] },
-        },
+  const deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: app.metadata.namespace, labels },
+    spec: {
+      replicas: app.spec.replicas ?? defaults.replicas,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: containerName, image: app.spec.image ?? defaults.image }] },
       },
     },
-    SimpleApp,
-  );
+  } satisfies appsv1.Deployment;
+  return setControllerReference(app, deployment, SimpleApp);
 }
 
 /**

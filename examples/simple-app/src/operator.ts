@@ -9,5 +9,5 @@ export default defineOperator({
   description:
     "Runs spec.replicas copies of spec.image through a Deployment, written with on create / update / delete handlers.",
   definitions: [SimpleApp],
-  controllers: [simpleAppController],
+  controllers: [simpleAppController()],
 });

@@ -12,16 +12,15 @@ import {
   appsv1,
   Client,
   corev1,
-  InvalidError,
   installCrds,
   isNotFound,
   type KubeObject,
   Manager,
   type ResourceType,
-  silentLogger,
 } from "converge-sdk";
 import { generators, runGenerate } from "converge-sdk/generate";
-import { eventually, testPlane } from "converge-sdk/testing";
+import { InvalidError } from "converge-sdk/runtime";
+import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { SimpleApp } from "../src/api.ts";
 import { simpleAppController } from "../src/controller.ts";

@@ -5,16 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { appsv1, eventsv1, Manager, silentLogger } from "converge-sdk";
-import { eventually, FakeClient } from "converge-sdk/testing";
+import { appsv1, eventsv1, type Live, Manager } from "converge-sdk";
+import { eventually, FakeClient, silentLogger } from "converge-sdk/testing";
 import { SimpleApp } from "../src/api.ts";
 import { simpleAppController } from "../src/controller.ts";
 import { containerName, desiredDeployment, driftOf, specChanges } from "../src/deployment.ts";
 
-const app = (spec: SimpleApp["spec"], name = "my-app"): SimpleApp => ({
+const app = (spec: SimpleApp["spec"], name = "my-app"): Live<SimpleApp> => ({
   apiVersion: "example.com/v1",
   kind: "SimpleApp",
-  metadata: { name, namespace: "default", uid: "uid-1" },
+  metadata: { name, namespace: "default", uid: "uid-1", resourceVersion: "1", generation: 1 },
   spec,
 });
 
