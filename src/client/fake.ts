@@ -42,7 +42,14 @@ import {
   type WriteOptions,
 } from "./api.ts";
 import { type ApiError, apiErrorFor, type StatusBody, type StatusCause } from "./errors.ts";
-import { deepEqual } from "./patch.ts";
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  deepEqual,
+  isJsonObject as isObject,
+  JsonPatchError,
+  type JsonPatchOperation,
+} from "./patch.ts";
 import { type FieldMatcher, type LabelMatcher, parseFieldSelector, parseLabelSelector } from "./selector.ts";
 
 /** One call made to the fake. */
@@ -445,7 +452,7 @@ export class FakeClient extends ClientBase implements KubeClient {
       const created = this.createObject(type, withoutNulls(config) as Obj, request, opts.dryRun);
       return this.result(type, as<T>(created), opts, "patch");
     }
-    const merged = mergeInto(clone(stored), config) as Obj;
+    const merged = applyMergePatch(clone(stored), config) as Obj;
     const result = this.modify(type, bucket, storeKey, stored, merged, sub === "status", opts, request);
     return this.result(type, as<T>(result), opts, "patch");
   }
@@ -1057,10 +1064,6 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function keyFor(namespace: string | undefined, name: string): string {
   return namespace ? `${namespace}/${name}` : name;
 }
@@ -1282,15 +1285,13 @@ function successStatus(type: ResourceType, obj: Obj): StatusBody {
 
 // ------------------------------------------------------------------------------------------------ patches
 
-class JsonPatchError extends Error {}
-
 function applyPatch(doc: unknown, patchType: PatchType, patch: unknown, request: string): unknown {
   if (patchType === "json") {
     if (!Array.isArray(patch)) {
       throw badRequest(`json: cannot unmarshal ${typeof patch} into Go value of type jsonpatch.Patch`, request);
     }
     try {
-      return applyJsonPatch(doc, patch);
+      return applyJsonPatch(doc, patch as JsonPatchOperation[]);
     } catch (err) {
       if (!(err instanceof JsonPatchError)) throw err;
       return rejectPatch(err.message, request);
@@ -1298,7 +1299,7 @@ function applyPatch(doc: unknown, patchType: PatchType, patch: unknown, request:
   }
   // Strategic merge patches are approximated as JSON merge patches.
   if (!isObject(patch)) throw badRequest("a merge patch must be a JSON object", request);
-  return mergeInto(doc, patch);
+  return applyMergePatch(doc, patch);
 }
 
 function rejectPatch(message: string, request: string): never {
@@ -1318,124 +1319,12 @@ function rejectPatch(message: string, request: string): never {
   );
 }
 
-/** RFC 7386: objects merge recursively, null removes, anything else replaces. */
-function mergeInto(target: unknown, patch: unknown): unknown {
-  if (!isObject(patch)) return clone(patch);
-  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else if (v !== undefined) out[k] = mergeInto(out[k], v);
-  }
-  return out;
-}
-
 function withoutNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(withoutNulls);
   if (!isObject(v)) return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) out[k] = withoutNulls(x);
   return out;
-}
-
-type Container = Record<string, unknown> | unknown[];
-
-function parsePointer(pointer: unknown): string[] {
-  if (typeof pointer !== "string") throw new JsonPatchError("path must be a string");
-  if (pointer === "") return [];
-  if (!pointer.startsWith("/")) throw new JsonPatchError(`invalid JSON pointer "${pointer}"`);
-  return pointer
-    .slice(1)
-    .split("/")
-    .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
-}
-
-function arrayIndex(arr: unknown[], token: string, forAdd: boolean, pointer: string): number {
-  if (forAdd && token === "-") return arr.length;
-  if (!/^(0|[1-9]\d*)$/.test(token)) throw new JsonPatchError(`invalid array index "${token}" in ${pointer}`);
-  const i = Number(token);
-  if (i > arr.length || (!forAdd && i === arr.length))
-    throw new JsonPatchError(`array index out of bounds: ${pointer}`);
-  return i;
-}
-
-function resolve(doc: unknown, tokens: string[], pointer: string): unknown {
-  let cur = doc;
-  for (const t of tokens) {
-    if (Array.isArray(cur)) cur = cur[arrayIndex(cur, t, false, pointer)];
-    else if (isObject(cur) && Object.hasOwn(cur, t)) cur = cur[t];
-    else throw new JsonPatchError(`path ${pointer} does not exist`);
-  }
-  return cur;
-}
-
-function parentOf(doc: unknown, tokens: string[], pointer: string): { parent: Container; last: string } {
-  const parent = resolve(doc, tokens.slice(0, -1), pointer);
-  if (!Array.isArray(parent) && !isObject(parent)) throw new JsonPatchError(`path ${pointer} does not exist`);
-  return { parent, last: tokens[tokens.length - 1] as string };
-}
-
-function applyJsonPatch(input: unknown, ops: unknown[]): unknown {
-  let doc = clone(input);
-  const add = (pointer: string, value: unknown) => {
-    const tokens = parsePointer(pointer);
-    if (tokens.length === 0) {
-      doc = value;
-      return;
-    }
-    const { parent, last } = parentOf(doc, tokens, pointer);
-    if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, true, pointer), 0, value);
-    else parent[last] = value;
-  };
-  const remove = (pointer: string): unknown => {
-    const tokens = parsePointer(pointer);
-    if (tokens.length === 0) throw new JsonPatchError("cannot remove the whole document");
-    const { parent, last } = parentOf(doc, tokens, pointer);
-    if (Array.isArray(parent)) return parent.splice(arrayIndex(parent, last, false, pointer), 1)[0];
-    if (!Object.hasOwn(parent, last)) throw new JsonPatchError(`unable to remove nonexistent key: ${pointer}`);
-    const old = parent[last];
-    delete parent[last];
-    return old;
-  };
-  for (const raw of ops) {
-    if (!isObject(raw)) throw new JsonPatchError("each operation must be an object");
-    const op = raw.op;
-    const path = raw.path as string;
-    switch (op) {
-      case "add":
-        if (!("value" in raw)) throw new JsonPatchError(`add ${path}: missing value`);
-        add(path, clone(raw.value));
-        break;
-      case "remove":
-        remove(path);
-        break;
-      case "replace": {
-        if (!("value" in raw)) throw new JsonPatchError(`replace ${path}: missing value`);
-        const tokens = parsePointer(path);
-        resolve(doc, tokens, path);
-        if (tokens.length > 0) remove(path);
-        add(path, clone(raw.value));
-        break;
-      }
-      case "move": {
-        const from = raw.from as string;
-        if (path !== from && path.startsWith(`${from}/`)) throw new JsonPatchError(`cannot move ${from} into itself`);
-        const value = remove(from);
-        add(path, value);
-        break;
-      }
-      case "copy":
-        add(path, clone(resolve(doc, parsePointer(raw.from), raw.from as string)));
-        break;
-      case "test": {
-        const actual = resolve(doc, parsePointer(path), path);
-        if (!deepEqual(actual, raw.value)) throw new JsonPatchError(`testing value ${path} failed`);
-        break;
-      }
-      default:
-        throw new JsonPatchError(`unexpected operation "${String(op)}"`);
-    }
-  }
-  return doc;
 }
 
 // ------------------------------------------------------------------------------------------------ selectors
