@@ -16,6 +16,7 @@ import {
 } from "./api.ts";
 import { type LoadOptions, loadConnection } from "./config.ts";
 import type { StatusBody } from "./errors.ts";
+import { resourcePath } from "./paths.ts";
 import { type Query, Transport, type TransportOptions } from "./transport.ts";
 
 export interface ClientOptions extends TransportOptions {
@@ -59,12 +60,7 @@ export class Client extends ClientBase {
     if (type.namespaced && name !== undefined && !namespace) {
       throw new Error(`${type.kind} is namespaced: a namespace is required to address "${name}"`);
     }
-    let p = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
-    if (type.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
-    p += `/${type.plural}`;
-    if (name !== undefined) p += `/${encodeURIComponent(name)}`;
-    if (subresource) p += `/${subresource}`;
-    return p;
+    return resourcePath(type, namespace, name, subresource);
   }
 
   private objectPath(type: ResourceType, obj: KubeObject, subresource?: string): string {

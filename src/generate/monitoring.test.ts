@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { FakeClient } from "../client/fake.ts";
+import { FakeClient } from "../client/fake/index.ts";
 import { controller } from "../controller/controller.ts";
 import { silentLogger } from "../controller/logger.ts";
 import { defineResource, Type } from "../definition/index.ts";
