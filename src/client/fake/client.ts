@@ -24,22 +24,9 @@
  */
 import type { ObjectMeta } from "../../types/generated/meta.v1.ts";
 import type { KubeObject, ResourceType } from "../../types/resource.ts";
-import {
-  type ApplyOptions,
-  ClientBase,
-  type DeepPartial,
-  type DeleteOptions,
-  type KubeClient,
-  type ListOptions,
-  type ListResult,
-  type ObjectKey,
-  objectKey,
-  type PatchType,
-  type Scale,
-  type WatchEvent,
-  type WatchOptions,
-  type WriteOptions,
-} from "../api.ts";
+// The verbs' vocabulary, qualified: this class implements what api.ts declares on ClientBase.
+import type * as api from "../api.ts";
+import { ClientBase, objectKey } from "../api.ts";
 import type { StatusBody } from "../errors.ts";
 import { applyJsonPatch, applyMergePatch, isJsonObject, JsonPatchError, type JsonPatchOperation } from "../patch.ts";
 import { resourcePath } from "../paths.ts";
@@ -68,7 +55,7 @@ export interface FakeAction {
   name?: string;
   subresource?: "status" | "scale";
   /** Only on `patch`. */
-  patchType?: PatchType;
+  patchType?: api.PatchType;
   /** Only when set. */
   dryRun?: true;
 }
@@ -96,7 +83,7 @@ export interface FakeClientOptions {
  * The fake. Construct it with seed objects, hand it to reconciles or a Manager (`{ client: fake }`), then look at
  * the store (`peek`, `peekList`, or the verbs) and at `actions`.
  */
-export class FakeClient extends ClientBase implements KubeClient {
+export class FakeClient extends ClientBase implements api.KubeClient {
   /** Every call in order, reads included (see `writes()` for the writes only). */
   readonly actions: FakeAction[] = [];
   /** Replaceable at any time; see FakeInterceptor. */
@@ -129,7 +116,7 @@ export class FakeClient extends ClientBase implements KubeClient {
   }
 
   /** The stored object (a copy), or undefined; not recorded as an action. */
-  peek<T extends KubeObject>(type: ResourceType<T>, key: ObjectKey | string): T | undefined {
+  peek<T extends KubeObject>(type: ResourceType<T>, key: api.ObjectKey | string): T | undefined {
     const k = objectKey(key);
     const found = this.tracker.get(type, { namespace: type.namespaced ? k.namespace : undefined, name: k.name });
     return found ? as<T>(clone(found)) : undefined;
@@ -179,7 +166,7 @@ export class FakeClient extends ClientBase implements KubeClient {
 
   async get<T extends KubeObject>(
     type: ResourceType<T>,
-    key: ObjectKey | string,
+    key: api.ObjectKey | string,
     opts: { signal?: AbortSignal } = {},
   ): Promise<T> {
     const k = this.address(type, objectKey(key));
@@ -189,7 +176,7 @@ export class FakeClient extends ClientBase implements KubeClient {
     return as<T>(clone(found));
   }
 
-  async list<T extends KubeObject>(type: ResourceType<T>, opts: ListOptions = {}): Promise<ListResult<T>> {
+  async list<T extends KubeObject>(type: ResourceType<T>, opts: api.ListOptions = {}): Promise<api.ListResult<T>> {
     const namespace = type.namespaced ? opts.namespace || undefined : undefined;
     await this.before(action("list", type, { namespace }), undefined, opts.signal);
     const request = `GET ${resourcePath(type, namespace)}`;
@@ -206,7 +193,7 @@ export class FakeClient extends ClientBase implements KubeClient {
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined;
     const page = limit ? all.slice(0, limit) : all;
     const more = limit !== undefined && all.length > limit;
-    const metadata: ListResult<T>["metadata"] = { resourceVersion: String(listRv) };
+    const metadata: api.ListResult<T>["metadata"] = { resourceVersion: String(listRv) };
     if (more && limit !== undefined) {
       metadata.continue = encodeContinue(listRv, (page[page.length - 1] as [string, Obj])[0]);
       if (!opts.labelSelector && !opts.fieldSelector) metadata.remainingItemCount = all.length - limit;
@@ -243,7 +230,7 @@ export class FakeClient extends ClientBase implements KubeClient {
    * ends after `timeoutSeconds` or `close()`; aborting `signal` makes it throw the signal's reason (an
    * AbortError), as the real client's does.
    */
-  watch<T extends KubeObject>(type: ResourceType<T>, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+  watch<T extends KubeObject>(type: ResourceType<T>, opts: api.WatchOptions = {}): AsyncGenerator<api.WatchEvent<T>> {
     const namespace = type.namespaced ? opts.namespace || undefined : undefined;
     const act = action("watch", type, { namespace });
     this.actions.push(act);
@@ -258,7 +245,7 @@ export class FakeClient extends ClientBase implements KubeClient {
     );
   }
 
-  async getScale(type: ResourceType, key: ObjectKey | string): Promise<Scale> {
+  async getScale(type: ResourceType, key: api.ObjectKey | string): Promise<api.Scale> {
     const k = this.address(type, objectKey(key));
     const request = `GET ${resourcePath(type, k.namespace, k.name, "scale")}`;
     await this.before(action("get", type, k, "scale"), undefined, undefined);
@@ -270,7 +257,7 @@ export class FakeClient extends ClientBase implements KubeClient {
 
   // ---------------------------------------------------------------------------------------------- writes
 
-  async create<T extends KubeObject>(type: ResourceType<T>, obj: T, opts: WriteOptions = {}): Promise<T> {
+  async create<T extends KubeObject>(type: ResourceType<T>, obj: T, opts: api.WriteOptions = {}): Promise<T> {
     const namespace = obj.metadata?.namespace;
     if (type.namespaced && !namespace) throw new Error(`${type.kind} is namespaced: metadata.namespace is required`);
     const ns = type.namespaced ? namespace : undefined;
@@ -281,21 +268,21 @@ export class FakeClient extends ClientBase implements KubeClient {
   }
 
   /** Replaces the object (its status is kept when the kind has a status subresource). */
-  update<T extends KubeObject>(type: ResourceType<T>, obj: T, opts: WriteOptions = {}): Promise<T> {
+  update<T extends KubeObject>(type: ResourceType<T>, obj: T, opts: api.WriteOptions = {}): Promise<T> {
     return this.put(type, obj, opts, false);
   }
 
   /** Replaces the status only. */
-  updateStatus<T extends KubeObject>(type: ResourceType<T>, obj: T, opts: WriteOptions = {}): Promise<T> {
+  updateStatus<T extends KubeObject>(type: ResourceType<T>, obj: T, opts: api.WriteOptions = {}): Promise<T> {
     return this.put(type, obj, opts, true);
   }
 
   async patch<T extends KubeObject>(
     type: ResourceType<T>,
-    key: ObjectKey | string,
-    patchType: PatchType,
+    key: api.ObjectKey | string,
+    patchType: api.PatchType,
     patch: unknown,
-    opts: WriteOptions & { subresource?: "status" | "scale" } = {},
+    opts: api.WriteOptions & { subresource?: "status" | "scale" } = {},
   ): Promise<T> {
     const k = this.address(type, objectKey(key));
     const sub = opts.subresource;
@@ -350,11 +337,10 @@ export class FakeClient extends ClientBase implements KubeClient {
    */
   async apply<T extends KubeObject>(
     type: ResourceType<T>,
-    obj: DeepPartial<T> & KubeObject,
-    opts: ApplyOptions & { subresource?: "status" } = {},
+    obj: api.DeepPartial<T> & KubeObject,
+    opts: api.ApplyOptions & { subresource?: "status" } = {},
   ): Promise<T> {
-    const fieldManager = opts.fieldManager ?? this.fieldManager;
-    if (!fieldManager) throw new Error("server-side apply needs a fieldManager (in the options or the client's)");
+    this.applyFieldManager(opts);
     const name = obj.metadata?.name;
     if (!name) throw new Error(`${type.kind}: metadata.name is required`);
     const k = this.address(type, { namespace: obj.metadata?.namespace, name });
@@ -382,8 +368,8 @@ export class FakeClient extends ClientBase implements KubeClient {
    */
   async delete<T extends KubeObject>(
     type: ResourceType<T>,
-    key: ObjectKey | string,
-    opts: DeleteOptions = {},
+    key: api.ObjectKey | string,
+    opts: api.DeleteOptions = {},
   ): Promise<T | StatusBody> {
     const k = this.address(type, objectKey(key));
     const request = `DELETE ${resourcePath(type, k.namespace, k.name)}`;
@@ -430,7 +416,7 @@ export class FakeClient extends ClientBase implements KubeClient {
   }
 
   /** Validates a key like the real client's paths do; cluster-scoped kinds ignore the namespace. */
-  private address(type: ResourceType, k: ObjectKey): Address {
+  private address(type: ResourceType, k: api.ObjectKey): Address {
     if (!k.name) throw new Error(`${type.kind}: a name is required`);
     if (type.namespaced && !k.namespace) {
       throw new Error(`${type.kind} is namespaced: a namespace is required to address "${k.name}"`);
@@ -441,7 +427,7 @@ export class FakeClient extends ClientBase implements KubeClient {
   private async put<T extends KubeObject>(
     type: ResourceType<T>,
     obj: T,
-    opts: WriteOptions,
+    opts: api.WriteOptions,
     status: boolean,
   ): Promise<T> {
     const name = obj.metadata?.name;
@@ -478,7 +464,7 @@ function action(
 }
 
 /** Applies a patch of any type as the apiserver would, failing as it does. */
-function applyPatch(doc: unknown, patchType: PatchType, patch: unknown, request: string): unknown {
+function applyPatch(doc: unknown, patchType: api.PatchType, patch: unknown, request: string): unknown {
   if (patchType === "json") {
     if (!Array.isArray(patch)) {
       throw badRequest(`json: cannot unmarshal ${typeof patch} into Go value of type jsonpatch.Patch`, request);
