@@ -1,7 +1,7 @@
 /** Cache reads: indexes with filters, cluster-scoped kinds, the order of write responses. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FakeClient, fakeApiError } from "../client/fake.ts";
+import { FakeClient, fakeApiError } from "../client/fake/index.ts";
 import * as corev1 from "../types/generated/core.v1.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { Cache } from "./cache.ts";

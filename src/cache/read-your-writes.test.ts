@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ObjectKey } from "../client/api.ts";
-import { FakeClient, fakeApiError } from "../client/fake.ts";
+import { FakeClient, fakeApiError } from "../client/fake/index.ts";
 import * as corev1 from "../types/generated/core.v1.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
 import { Cache } from "./cache.ts";

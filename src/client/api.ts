@@ -114,77 +114,42 @@ export function objectKey(key: ObjectKey | string): ObjectKey {
   return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
+/** What KubeClient is made of: every public member of ClientBase but the write fence. */
+type KubeClientMember =
+  | "fieldManager"
+  | "get"
+  | "list"
+  | "listPages"
+  | "listAll"
+  | "watch"
+  | "create"
+  | "update"
+  | "updateStatus"
+  | "patch"
+  | "apply"
+  | "applyStatus"
+  | "delete"
+  | "getScale"
+  | "updateScale"
+  | "createOrUpdate"
+  | "createOrPatch"
+  | "onWrite"
+  | "close";
+
 /**
  * Every verb of the client, on any kind: what reconciles, caches and tests depend on. `Client` speaks HTTP to an
- * apiserver; `FakeClient` keeps objects in memory for fast unit tests.
+ * apiserver; `FakeClient` keeps objects in memory for fast unit tests. The signatures are declared once, on
+ * ClientBase (abstract there where each implementation has its own), so that the compiler still checks that an
+ * implementation has every verb.
  */
-export interface KubeClient {
-  /** Default field manager of writes (and required by server-side apply). */
-  readonly fieldManager: string | undefined;
-  get<T extends KubeObject>(
-    type: ResourceType<T>,
-    key: ObjectKey | string,
-    opts?: { signal?: AbortSignal },
-  ): Promise<T>;
-  list<T extends KubeObject>(type: ResourceType<T>, opts?: ListOptions): Promise<ListResult<T>>;
-  listPages<T extends KubeObject>(
-    type: ResourceType<T>,
-    opts?: ListOptions & { pageSize?: number },
-  ): AsyncGenerator<ListResult<T>>;
-  listAll<T extends KubeObject>(
-    type: ResourceType<T>,
-    opts?: ListOptions & { pageSize?: number },
-  ): Promise<ListResult<T>>;
-  watch<T extends KubeObject>(type: ResourceType<T>, opts?: WatchOptions): AsyncGenerator<WatchEvent<T>>;
-  create<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T>;
-  update<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T>;
-  updateStatus<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T>;
-  patch<T extends KubeObject>(
-    type: ResourceType<T>,
-    key: ObjectKey | string,
-    patchType: PatchType,
-    patch: unknown,
-    opts?: WriteOptions & { subresource?: "status" | "scale" },
-  ): Promise<T>;
-  apply<T extends KubeObject>(
-    type: ResourceType<T>,
-    obj: DeepPartial<T> & KubeObject,
-    opts?: ApplyOptions & { subresource?: "status" },
-  ): Promise<T>;
-  applyStatus<T extends KubeObject>(
-    type: ResourceType<T>,
-    obj: DeepPartial<T> & KubeObject,
-    opts?: ApplyOptions,
-  ): Promise<T>;
-  delete<T extends KubeObject>(
-    type: ResourceType<T>,
-    key: ObjectKey | string,
-    opts?: DeleteOptions,
-  ): Promise<T | StatusBody>;
-  getScale(type: ResourceType, key: ObjectKey | string): Promise<Scale>;
-  updateScale(type: ResourceType, key: ObjectKey | string, replicas: number, opts?: WriteOptions): Promise<Scale>;
-  createOrUpdate<T extends KubeObject>(
-    type: ResourceType<T>,
-    key: ObjectKey | string,
-    mutate: (obj: T) => void | Promise<void>,
-    opts?: WriteOptions,
-  ): Promise<{ result: CreateOrUpdateResult; object: T }>;
-  createOrPatch<T extends KubeObject>(
-    type: ResourceType<T>,
-    key: ObjectKey | string,
-    mutate: (obj: T) => void | Promise<void>,
-    opts?: WriteOptions,
-  ): Promise<{ result: CreateOrUpdateResult; object: T }>;
-  /** Listens to every successful write made through this client; returns an unsubscribe function. */
-  onWrite(listener: WriteListener): () => void;
-  close(): Promise<void>;
-}
+export interface KubeClient extends Pick<ClientBase, KubeClientMember> {}
 
 /**
  * The verbs that are built from others (paging, apply of status, create-or-update, write notifications),
- * shared by every KubeClient implementation.
+ * shared by every KubeClient implementation, and the declarations of those each implementation has.
  */
-export abstract class ClientBase implements KubeClient {
+export abstract class ClientBase {
+  /** Default field manager of writes (and required by server-side apply). */
   readonly fieldManager: string | undefined;
   private readonly writeListeners = new Set<WriteListener>();
   private fence: WriteFence | undefined;
@@ -224,6 +189,7 @@ export abstract class ClientBase implements KubeClient {
   abstract getScale(type: ResourceType, key: ObjectKey | string): Promise<Scale>;
   abstract close(): Promise<void>;
 
+  /** Listens to every successful write made through this client; returns an unsubscribe function. */
   onWrite(listener: WriteListener): () => void {
     this.writeListeners.add(listener);
     return () => this.writeListeners.delete(listener);
@@ -263,6 +229,13 @@ export abstract class ClientBase implements KubeClient {
   /** For implementations whose writes cannot be in flight (in memory): throws when the fence refuses a write. */
   protected admitWrite(type: WriteKind, key: ObjectKey): void {
     this.fence?.admit(type, key);
+  }
+
+  /** The field manager of a server-side apply: the options', else the client's; apply cannot do without one. */
+  protected applyFieldManager(opts: ApplyOptions): string {
+    const fieldManager = opts.fieldManager ?? this.fieldManager;
+    if (!fieldManager) throw new Error("server-side apply needs a fieldManager (in the options or the client's)");
+    return fieldManager;
   }
 
   /** Implementations call this after a successful create, update or patch. */

@@ -1,29 +1,18 @@
 import type { KubeObject, ResourceType } from "../types/resource.ts";
-import {
-  type ApplyOptions,
-  ClientBase,
-  type DeepPartial,
-  type DeleteOptions,
-  type ListOptions,
-  type ListResult,
-  type ObjectKey,
-  objectKey,
-  type PatchType,
-  type Scale,
-  type WatchEvent,
-  type WatchOptions,
-  type WriteOptions,
-} from "./api.ts";
+// The verbs' vocabulary, qualified: this class implements what api.ts declares on ClientBase.
+import type * as api from "./api.ts";
+import { ClientBase, objectKey } from "./api.ts";
 import { type LoadOptions, loadConnection } from "./config.ts";
 import type { StatusBody } from "./errors.ts";
-import { type Query, Transport, type TransportOptions } from "./transport.ts";
+import { resourcePath } from "./paths.ts";
+import { type Query, type RequestSpec, Transport, type TransportOptions } from "./transport.ts";
 
 export interface ClientOptions extends TransportOptions {
   /** Default field manager for writes and server-side apply (e.g. the controller's name). */
   fieldManager?: string;
 }
 
-const patchContentTypes: Record<PatchType | "apply", string> = {
+const patchContentTypes: Record<api.PatchType | "apply", string> = {
   merge: "application/merge-patch+json",
   json: "application/json-patch+json",
   strategic: "application/strategic-merge-patch+json",
@@ -59,12 +48,7 @@ export class Client extends ClientBase {
     if (type.namespaced && name !== undefined && !namespace) {
       throw new Error(`${type.kind} is namespaced: a namespace is required to address "${name}"`);
     }
-    let p = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
-    if (type.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
-    p += `/${type.plural}`;
-    if (name !== undefined) p += `/${encodeURIComponent(name)}`;
-    if (subresource) p += `/${subresource}`;
-    return p;
+    return resourcePath(type, namespace, name, subresource);
   }
 
   private objectPath(type: ResourceType, obj: KubeObject, subresource?: string): string {
@@ -73,7 +57,7 @@ export class Client extends ClientBase {
     return this.path(type, obj.metadata?.namespace, name, subresource);
   }
 
-  private writeQuery(opts: WriteOptions | undefined, force?: boolean): Query {
+  private writeQuery(opts: api.WriteOptions | undefined, force?: boolean): Query {
     return {
       dryRun: opts?.dryRun ? "All" : undefined,
       fieldManager: opts?.fieldManager ?? this.fieldManager,
@@ -90,7 +74,7 @@ export class Client extends ClientBase {
 
   async get<T extends KubeObject>(
     type: ResourceType<T>,
-    key: ObjectKey | string,
+    key: api.ObjectKey | string,
     opts: { signal?: AbortSignal } = {},
   ): Promise<T> {
     const k = objectKey(key);
@@ -98,8 +82,8 @@ export class Client extends ClientBase {
   }
 
   /** One page (or everything when `limit` is not set). */
-  async list<T extends KubeObject>(type: ResourceType<T>, opts: ListOptions = {}): Promise<ListResult<T>> {
-    const list = await this.transport.json<ListResult<T>>({
+  async list<T extends KubeObject>(type: ResourceType<T>, opts: api.ListOptions = {}): Promise<api.ListResult<T>> {
+    const list = await this.transport.json<api.ListResult<T>>({
       method: "GET",
       path: this.path(type, opts.namespace),
       query: {
@@ -119,8 +103,8 @@ export class Client extends ClientBase {
   }
 
   /** A watch as an async iterable; it ends when the server closes the stream or `signal` aborts. */
-  watch<T extends KubeObject>(type: ResourceType<T>, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
-    return this.transport.lines<WatchEvent<T>>({
+  watch<T extends KubeObject>(type: ResourceType<T>, opts: api.WatchOptions = {}): AsyncGenerator<api.WatchEvent<T>> {
+    return this.transport.lines<api.WatchEvent<T>>({
       path: this.path(type, opts.namespace),
       query: {
         watch: 1,
@@ -137,68 +121,59 @@ export class Client extends ClientBase {
     });
   }
 
-  async create<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T> {
+  async create<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: api.WriteOptions): Promise<T> {
     const namespace = obj.metadata?.namespace;
     if (type.namespaced && !namespace) throw new Error(`${type.kind} is namespaced: metadata.namespace is required`);
     const key = { namespace, name: obj.metadata?.name ?? obj.metadata?.generateName ?? "" };
-    const created = await this.fenced(type, key, opts?.signal, (s) =>
-      this.transport.json<T>({
-        method: "POST",
-        path: this.path(type, namespace),
-        query: this.writeQuery(opts),
-        body: this.withTypeMeta(type, obj),
-        ...signal({ signal: s }),
-      }),
-    );
+    const created = await this.send<T>(type, key, opts?.signal, () => ({
+      method: "POST",
+      path: this.path(type, namespace),
+      query: this.writeQuery(opts),
+      body: this.withTypeMeta(type, obj),
+    }));
     return opts?.dryRun ? created : this.wrote(type, created, "create");
   }
 
   /** Replaces the object; fails with ConflictError when `metadata.resourceVersion` is stale. */
-  async update<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T> {
-    const updated = await this.fenced(type, keyOf(obj), opts?.signal, (s) =>
-      this.transport.json<T>({
-        method: "PUT",
-        path: this.objectPath(type, obj),
-        query: this.writeQuery(opts),
-        body: this.withTypeMeta(type, obj),
-        ...signal({ signal: s }),
-      }),
-    );
-    return opts?.dryRun ? updated : this.wrote(type, updated, "update");
+  update<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: api.WriteOptions): Promise<T> {
+    return this.put(type, obj, opts);
   }
 
   /** Replaces the status subresource (the rest of the object is ignored by the server). */
-  async updateStatus<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: WriteOptions): Promise<T> {
-    const updated = await this.fenced(type, keyOf(obj), opts?.signal, (s) =>
-      this.transport.json<T>({
-        method: "PUT",
-        path: this.objectPath(type, obj, "status"),
-        query: this.writeQuery(opts),
-        body: this.withTypeMeta(type, obj),
-        ...signal({ signal: s }),
-      }),
-    );
+  updateStatus<T extends KubeObject>(type: ResourceType<T>, obj: T, opts?: api.WriteOptions): Promise<T> {
+    return this.put(type, obj, opts, "status");
+  }
+
+  private async put<T extends KubeObject>(
+    type: ResourceType<T>,
+    obj: T,
+    opts: api.WriteOptions | undefined,
+    subresource?: "status",
+  ): Promise<T> {
+    const updated = await this.send<T>(type, keyOf(obj), opts?.signal, () => ({
+      method: "PUT",
+      path: this.objectPath(type, obj, subresource),
+      query: this.writeQuery(opts),
+      body: this.withTypeMeta(type, obj),
+    }));
     return opts?.dryRun ? updated : this.wrote(type, updated, "update");
   }
 
   async patch<T extends KubeObject>(
     type: ResourceType<T>,
-    key: ObjectKey | string,
-    patchType: PatchType,
+    key: api.ObjectKey | string,
+    patchType: api.PatchType,
     patch: unknown,
-    opts?: WriteOptions & { subresource?: "status" | "scale" },
+    opts?: api.WriteOptions & { subresource?: "status" | "scale" },
   ): Promise<T> {
     const k = objectKey(key);
-    const patched = await this.fenced(type, k, opts?.signal, (s) =>
-      this.transport.json<T>({
-        method: "PATCH",
-        path: this.path(type, k.namespace, k.name, opts?.subresource),
-        query: this.writeQuery(opts),
-        body: patch,
-        contentType: patchContentTypes[patchType],
-        ...signal({ signal: s }),
-      }),
-    );
+    const patched = await this.send<T>(type, k, opts?.signal, () => ({
+      method: "PATCH",
+      path: this.path(type, k.namespace, k.name, opts?.subresource),
+      query: this.writeQuery(opts),
+      body: patch,
+      contentType: patchContentTypes[patchType],
+    }));
     return opts?.dryRun || opts?.subresource === "scale" ? patched : this.wrote(type, patched, "patch");
   }
 
@@ -208,23 +183,19 @@ export class Client extends ClientBase {
    */
   async apply<T extends KubeObject>(
     type: ResourceType<T>,
-    obj: DeepPartial<T> & KubeObject,
-    opts: ApplyOptions & { subresource?: "status" } = {},
+    obj: api.DeepPartial<T> & KubeObject,
+    opts: api.ApplyOptions & { subresource?: "status" } = {},
   ): Promise<T> {
-    const fieldManager = opts.fieldManager ?? this.fieldManager;
-    if (!fieldManager) throw new Error("server-side apply needs a fieldManager (in the options or the client's)");
+    const fieldManager = this.applyFieldManager(opts);
     const body = { ...obj, apiVersion: type.apiVersion, kind: type.kind };
-    const applied = await this.fenced(type, keyOf(obj), opts.signal, (s) =>
-      this.transport.json<T>({
-        method: "PATCH",
-        path: this.objectPath(type, obj, opts.subresource),
-        query: this.writeQuery({ ...opts, fieldManager }, opts.force),
-        // JSON is YAML, and the apiserver's apply decoder accepts it as such.
-        body: JSON.stringify(body),
-        contentType: patchContentTypes.apply,
-        ...signal({ signal: s }),
-      }),
-    );
+    const applied = await this.send<T>(type, keyOf(obj), opts.signal, () => ({
+      method: "PATCH",
+      path: this.objectPath(type, obj, opts.subresource),
+      query: this.writeQuery({ ...opts, fieldManager }, opts.force),
+      // JSON is YAML, and the apiserver's apply decoder accepts it as such.
+      body: JSON.stringify(body),
+      contentType: patchContentTypes.apply,
+    }));
     return opts.dryRun ? applied : this.wrote(type, applied, "patch");
   }
 
@@ -234,8 +205,8 @@ export class Client extends ClientBase {
    */
   async delete<T extends KubeObject>(
     type: ResourceType<T>,
-    key: ObjectKey | string,
-    opts: DeleteOptions = {},
+    key: api.ObjectKey | string,
+    opts: api.DeleteOptions = {},
   ): Promise<T | StatusBody> {
     const k = objectKey(key);
     const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
@@ -243,25 +214,34 @@ export class Client extends ClientBase {
     if (opts.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = opts.gracePeriodSeconds;
     if (opts.preconditions) body.preconditions = opts.preconditions;
     if (opts.dryRun) body.dryRun = ["All"];
-    const result = await this.fenced(type, k, opts.signal, (s) =>
-      this.transport.json<T | StatusBody>({
-        method: "DELETE",
-        path: this.path(type, k.namespace, k.name),
-        body,
-        ...signal({ signal: s }),
-      }),
-    );
+    const result = await this.send<T | StatusBody>(type, k, opts.signal, () => ({
+      method: "DELETE",
+      path: this.path(type, k.namespace, k.name),
+      body,
+    }));
     if (!opts.dryRun) this.deleted(type, k, (result as StatusBody).kind === "Status" ? undefined : (result as T));
     return result;
   }
 
-  async getScale(type: ResourceType, key: ObjectKey | string): Promise<Scale> {
+  async getScale(type: ResourceType, key: api.ObjectKey | string): Promise<api.Scale> {
     const k = objectKey(key);
-    return this.transport.json<Scale>({ method: "GET", path: this.path(type, k.namespace, k.name, "scale") });
+    return this.transport.json<api.Scale>({ method: "GET", path: this.path(type, k.namespace, k.name, "scale") });
   }
 
   async close(): Promise<void> {
     await this.transport.close();
+  }
+
+  /** Sends a write through the fence; the request is built only once the fence has let the write through. */
+  private send<R>(
+    type: ResourceType,
+    key: api.ObjectKey,
+    callerSignal: AbortSignal | undefined,
+    request: () => Omit<RequestSpec, "signal">,
+  ): Promise<R> {
+    return this.fenced(type, key, callerSignal, (s) =>
+      this.transport.json<R>({ ...request(), ...signal({ signal: s }) }),
+    );
   }
 }
 
@@ -269,6 +249,6 @@ function signal(opts: { signal?: AbortSignal | undefined } | undefined): { signa
   return opts?.signal ? { signal: opts.signal } : {};
 }
 
-function keyOf(obj: KubeObject): ObjectKey {
+function keyOf(obj: KubeObject): api.ObjectKey {
   return { namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? "" };
 }

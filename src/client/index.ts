@@ -4,7 +4,17 @@ export { Client, type ClientOptions } from "./client.ts";
 export { type ConnectionConfig, type LoadOptions, loadConnection } from "./config.ts";
 export * from "./errors.ts";
 export { isNotLeader, NotLeaderError, type WriteFence, type WriteKind, WritesInFlight } from "./fence.ts";
-export { deepEqual, type Json, mergePatch } from "./patch.ts";
+export {
+  applyJsonPatch,
+  applyMergePatch,
+  deepEqual,
+  type Json,
+  JsonPatchError,
+  type JsonPatchOperation,
+  jsonPatch,
+  mergePatch,
+  type PatchOperation,
+} from "./patch.ts";
 export {
   type FieldMatcher,
   type LabelMatcher,

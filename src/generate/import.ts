@@ -20,6 +20,25 @@ import type {
   CustomResourceDefinitionVersion,
   JSONSchemaProps,
 } from "../types/generated/apiextensions.v1.ts";
+import {
+  array,
+  call,
+  canonicalJson,
+  compare,
+  type Doc,
+  docComment,
+  group,
+  indent,
+  isIdentifier,
+  literal,
+  object,
+  type Prop,
+  print,
+  prop,
+  softline,
+  statement,
+  stringLiteral,
+} from "./typescript.ts";
 
 /** A CRD that cannot be imported, or input that is not a CRD, with where it came from. */
 export class ImportError extends Error {}
@@ -150,7 +169,7 @@ export function importCrd(crd: CustomResourceDefinition, options: ImportOptions 
   const from = options.from ?? "converge-sdk";
   const parts: string[] = [
     `${importHeader} from the CustomResourceDefinition ${name}; import it again rather than edit.\n`,
-    `import { defineResource, type ObjectOf,${hoist.declarations().length ? " type Static," : ""} Type } from ${quote(from)};\n`,
+    `import { defineResource, type ObjectOf,${hoist.declarations().length ? " type Static," : ""} Type } from ${stringLiteral(from)};\n`,
   ];
   for (const decl of hoist.declarations()) {
     parts.push(
@@ -202,7 +221,7 @@ function versionDoc(v: CustomResourceDefinitionVersion, where: string, hoist: Ho
     if (name === "spec" || name === "status") continue;
     const schema = properties[name] as JSONSchemaProps;
     const standard = standardDefaults[name];
-    if (standard && !required.has(name) && canonical(schema) === canonical(standard)) continue;
+    if (standard && !required.has(name) && canonicalJson(schema) === canonicalJson(standard)) continue;
     fields.push(prop(name, field(name, schema)));
   }
   const props: Prop[] = [];
@@ -286,7 +305,7 @@ class Hoister {
       return call("Type.Union", [array([this.expr(rest, where, site), "Type.Null()"])]);
     }
     if (!hoistable(schema)) return this.inline(schema, where, site);
-    const key = canonical(schema);
+    const key = canonicalJson(schema);
     const known = this.byKey.get(key);
     if (known) return known.name;
     const decl: Declaration = { name: this.nameFor(site), description: schema.description, doc: "" };
@@ -330,8 +349,8 @@ class Hoister {
       this.expr(s, `${where}${at}`, { name, parent: site.parent, version: site.version });
 
     if (schema["x-kubernetes-int-or-string"]) {
-      const anyOf = schema.anyOf?.map((s) => canonical(s)).join(",");
-      if (anyOf === `${canonical({ type: "integer" })},${canonical({ type: "string" })}`) {
+      const anyOf = schema.anyOf?.map((s) => canonicalJson(s)).join(",");
+      if (anyOf === `${canonicalJson({ type: "integer" })},${canonicalJson({ type: "string" })}`) {
         return withOpts("Type.Union", [array(["Type.Integer()", "Type.String()"])], ["anyOf"]);
       }
       return unsafe("number | string");
@@ -449,8 +468,6 @@ function options(schema: JSONSchemaProps, omit: string[], whole = false): Doc | 
 
 // --- names ----------------------------------------------------------------------------------------------------
 
-const isIdentifier = (s: string): boolean => /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(s);
-
 /** `tlsConfig` → `TlsConfig`, `x-kubernetes-foo` → `XKubernetesFoo`. */
 function pascal(name: string): string {
   const words = name.split(/[^A-Za-z0-9]+/).filter(Boolean);
@@ -467,117 +484,11 @@ function singular(name: string): string {
   return `${name}Item`;
 }
 
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 function sortedKeys(o: object): string[] {
   return Object.keys(o).sort(compare);
 }
 
-/** A schema as JSON with sorted keys: equal for equal schemas whatever their key order. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(sortedKeys(v).map((k) => [k, (v as Record<string, unknown>)[k]]))
-      : v,
-  );
-}
-
-// --- layout, as Biome and Prettier do it ----------------------------------------------------------------------
-
-interface Group {
-  kind: "group";
-  contents: Doc;
-  break: boolean;
-  /** A conditional group: tried in this order, the last one fully broken. */
-  states?: Doc[];
-}
-interface Indent {
-  kind: "indent";
-  contents: Doc;
-}
-interface Line {
-  kind: "line";
-  /** Nothing when flat (a line that is a space when flat otherwise). */
-  soft: boolean;
-  /** Always a new line (after a comment). */
-  hard?: boolean;
-}
-interface IfBreak {
-  kind: "ifBreak";
-  broken: Doc;
-}
-interface BreakParent {
-  kind: "breakParent";
-}
-/** A document to lay out: text, a sequence, or a layout instruction. */
-type Doc = string | Doc[] | Group | Indent | Line | IfBreak | BreakParent;
-
-const line: Line = { kind: "line", soft: false };
-const softline: Line = { kind: "line", soft: true };
-const trailingComma: IfBreak = { kind: "ifBreak", broken: "," };
-const breakParent: BreakParent = { kind: "breakParent" };
-const hardline: Doc = [{ kind: "line", soft: false, hard: true }, breakParent];
-const indent = (contents: Doc): Indent => ({ kind: "indent", contents });
-
-/** Whether a document contains a forced break (which also breaks every enclosing group). */
-function willBreak(doc: Doc): boolean {
-  if (typeof doc === "string") return false;
-  if (Array.isArray(doc)) return doc.some(willBreak);
-  switch (doc.kind) {
-    case "group":
-      return doc.break || willBreak(doc.contents);
-    case "indent":
-      return willBreak(doc.contents);
-    case "breakParent":
-      return true;
-    default:
-      return false;
-  }
-}
-
-function group(contents: Doc, shouldBreak = false): Group {
-  return { kind: "group", contents, break: shouldBreak || willBreak(contents) };
-}
-
-function conditionalGroup(states: Doc[]): Group {
-  return { kind: "group", contents: states[0] ?? "", break: false, states };
-}
-
-const join = (separator: Doc, docs: Doc[]): Doc[] => docs.flatMap((d, i) => (i === 0 ? [d] : [separator, d]));
-
-interface Prop {
-  key: string;
-  value: Doc;
-  /** The value is a string literal, which moves to the next line rather than overflow after a long key. */
-  isString: boolean;
-  /** The description as a JSDoc comment above it, for readers and editors. */
-  doc?: string | undefined;
-}
-
-function prop(key: string, value: Doc, doc?: string): Prop {
-  return { key, value, isString: typeof value === "string" && /^["']/.test(value), doc };
-}
-
-function printProp(p: Prop): Doc {
-  const key = isIdentifier(p.key) ? p.key : quote(p.key);
-  if (p.doc?.trim()) {
-    return [join(hardline, jsDocLines(p.doc)), hardline, printProp({ ...p, doc: undefined })];
-  }
-  // A key shorter than the indentation plus three gains nothing from a break after it.
-  if (p.isString && key.length >= 5) return group([key, ":", group(indent([line, p.value]))]);
-  return [key, ": ", p.value];
-}
-
-/** `{ a: 1 }`, broken one property a line when it does not fit. */
-function object(props: Prop[]): Doc {
-  if (props.length === 0) return "{}";
-  return group(["{", indent([line, join([",", line], props.map(printProp))]), trailingComma, line, "}"]);
-}
-
-function array(items: Doc[], shouldBreak = false): Doc {
-  if (items.length === 0) return "[]";
-  return group(["[", indent([softline, join([",", line], items)]), trailingComma, softline, "]"], shouldBreak);
-}
+// --- JSON values and TypeBox types, laid out ----------------------------------------------------------------
 
 interface Literal {
   doc: Doc;
@@ -608,7 +519,7 @@ function jsonLiteral(value: unknown): Literal {
       size: keys.length,
     };
   }
-  return { doc: typeof value === "string" ? str(value) : JSON.stringify(value), kind: "other", size: 0 };
+  return { doc: literal(value), kind: "other", size: 0 };
 }
 
 /** Keys of printer columns, CEL rules and the scale subresource in the order people write them; others sorted. */
@@ -638,206 +549,16 @@ function byPreferredOrder(a: string, b: string): number {
 }
 
 const json = (value: unknown): Doc => jsonLiteral(value).doc;
-const str = (s: string): string => quote(s);
-
-/** Object and array literals may hug the parentheses of a call they end. */
-function hugKind(doc: Doc): "{" | "[" | undefined {
-  if (typeof doc !== "object" || Array.isArray(doc) || doc.kind !== "group" || !Array.isArray(doc.contents)) {
-    return undefined;
-  }
-  const open = doc.contents[0];
-  return open === "{" || open === "[" ? open : undefined;
-}
-
-/** Whether a document is an object or array literal, empty or not. */
-function literalKind(doc: Doc): "{" | "[" | undefined {
-  if (doc === "{}") return "{";
-  if (doc === "[]") return "[";
-  return hugKind(doc);
-}
-
-/** `callee(args)`, laid out as Prettier's printCallArguments does for these argument kinds. */
-function call(callee: string, args: Doc[]): Doc {
-  if (args.length === 0) return `${callee}()`;
-  const allBroken = (): Doc =>
-    group([callee, "(", indent([line, join([",", line], args)]), trailingComma, line, ")"], true);
-  const last = args[args.length - 1] as Doc;
-  const penultimate = args.length > 1 ? args[args.length - 2] : undefined;
-  // A last object or array literal hugs the parentheses, unless the argument before it is of the same kind.
-  const groupLast =
-    hugKind(last) !== undefined && (penultimate === undefined || literalKind(penultimate) !== hugKind(last));
-  if (groupLast) {
-    const init = args.slice(0, -1);
-    if (init.some(willBreak)) return allBroken();
-    return [
-      args.some(willBreak) ? breakParent : "",
-      conditionalGroup([
-        [callee, "(", join(", ", args), ")"],
-        [callee, "(", join(", ", [...init, group(last, true)]), ")"],
-        allBroken(),
-      ]),
-    ];
-  }
-  return group([callee, "(", indent([softline, join([",", line], args)]), trailingComma, softline, ")"]);
-}
+const str = stringLiteral;
 
 /** `export type X = Static<typeof X>;`, broken inside the angle brackets when too long. */
 function typeAlias(name: string): Doc {
   return group([`export type ${name} = Static<`, indent([softline, `typeof ${name}`]), softline, ">;"]);
 }
 
-/** `export const X = <value>;`. */
-function statement(head: string, value: Doc): Doc {
-  return group([head, value, ";"]);
-}
-
-/** A string literal in the quotes that need fewer escapes, double when even (Biome's and Prettier's choice). */
-function quote(s: string): string {
-  const doubles = s.split('"').length - 1;
-  const singles = s.split("'").length - 1;
-  const q = doubles > singles ? "'" : '"';
-  let out = q;
-  for (const ch of s) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (ch === q || ch === "\\") out += `\\${ch}`;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (ch === "\b") out += "\\b";
-    else if (ch === "\f") out += "\\f";
-    else if (code < 0x20 || code === 0x2028 || code === 0x2029) out += `\\u${code.toString(16).padStart(4, "0")}`;
-    else out += ch;
-  }
-  return out + q;
-}
-
-/** The lines of a JSDoc comment for a description: one line when it is one line. */
-function jsDocLines(description: string): string[] {
-  const lines = description
-    .trim()
-    .replace(/\*\//g, "*\\/")
-    .split("\n")
-    .map((l) => l.trimEnd());
-  if (lines.length === 1) return [`/** ${lines[0]} */`];
-  return ["/**", ...lines.map((l) => (l ? ` * ${l}` : " *")), " */"];
-}
-
 /** A JSDoc comment for a description, or nothing. */
 function jsDoc(description: string | undefined): string {
-  return description?.trim() ? `${jsDocLines(description).join("\n")}\n` : "";
-}
-
-/** Columns a string takes: wide East Asian characters and emoji take two, combining marks none. */
-function width(s: string): number {
-  let n = 0;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) ?? 0;
-    if (c < 0x300) n += 1;
-    else if ((c >= 0x300 && c <= 0x36f) || (c >= 0x200b && c <= 0x200f) || c === 0xfe0f) n += 0;
-    else if (
-      (c >= 0x1100 && c <= 0x115f) ||
-      (c >= 0x2e80 && c <= 0xa4cf) ||
-      (c >= 0xac00 && c <= 0xd7a3) ||
-      (c >= 0xf900 && c <= 0xfaff) ||
-      (c >= 0xfe30 && c <= 0xfe4f) ||
-      (c >= 0xff00 && c <= 0xff60) ||
-      (c >= 0xffe0 && c <= 0xffe6) ||
-      (c >= 0x1f300 && c <= 0x1faff) ||
-      (c >= 0x20000 && c <= 0x3fffd)
-    )
-      n += 2;
-    else n += 1;
-  }
-  return n;
-}
-
-const printWidth = 120;
-type Mode = "flat" | "break";
-interface Command {
-  indent: number;
-  mode: Mode;
-  doc: Doc;
-}
-
-/** Whether `next`, then what follows it up to the first line break, fits in `room` columns. */
-function fits(next: Command, rest: Command[], room: number): boolean {
-  let restIndex = rest.length;
-  const commands: Command[] = [next];
-  let left = room;
-  while (left >= 0) {
-    const c = commands.pop() ?? (restIndex > 0 ? rest[--restIndex] : undefined);
-    if (!c) return true;
-    const { mode, doc } = c;
-    if (typeof doc === "string") left -= width(doc);
-    else if (Array.isArray(doc)) for (let i = doc.length - 1; i >= 0; i--) commands.push({ ...c, doc: doc[i] as Doc });
-    else if (doc.kind === "indent") commands.push({ ...c, doc: doc.contents });
-    else if (doc.kind === "group") {
-      const groupMode = doc.break ? "break" : mode;
-      const contents = doc.states && groupMode === "break" ? (doc.states.at(-1) as Doc) : doc.contents;
-      commands.push({ ...c, mode: groupMode, doc: contents });
-    } else if (doc.kind === "ifBreak") {
-      if (mode === "break") commands.push({ ...c, doc: doc.broken });
-    } else if (doc.kind === "line") {
-      if (mode === "break" || doc.hard) return true;
-      if (!doc.soft) left -= 1;
-    }
-  }
-  return false;
-}
-
-/** Lays a document out in `printWidth` columns (Wadler's algorithm as Prettier implements it). */
-function print(doc: Doc): string {
-  const out: string[] = [];
-  let column = 0;
-  const commands: Command[] = [{ indent: 0, mode: "break", doc }];
-  for (let c = commands.pop(); c; c = commands.pop()) {
-    const { indent: ind, mode, doc: d } = c;
-    if (typeof d === "string") {
-      out.push(d);
-      column += width(d);
-    } else if (Array.isArray(d)) for (let i = d.length - 1; i >= 0; i--) commands.push({ ...c, doc: d[i] as Doc });
-    else if (d.kind === "indent") commands.push({ indent: ind + 2, mode, doc: d.contents });
-    else if (d.kind === "ifBreak") {
-      if (mode === "break") commands.push({ ...c, doc: d.broken });
-    } else if (d.kind === "line") {
-      if (mode === "flat" && !d.hard) {
-        if (!d.soft) {
-          out.push(" ");
-          column += 1;
-        }
-      } else {
-        while (out.length > 0 && / +$/.test(out[out.length - 1] as string)) {
-          out[out.length - 1] = (out[out.length - 1] as string).replace(/ +$/, "");
-          if (out[out.length - 1] === "") out.pop();
-          else break;
-        }
-        out.push(`\n${" ".repeat(ind)}`);
-        column = ind;
-      }
-    } else if (d.kind === "group") {
-      if (mode === "flat") {
-        commands.push({ indent: ind, mode: d.break ? "break" : "flat", doc: d.contents });
-        continue;
-      }
-      const flat: Command = { indent: ind, mode: "flat", doc: d.contents };
-      const room = printWidth - column;
-      if (!d.break && fits(flat, commands, room)) commands.push(flat);
-      else if (d.states) {
-        const expanded = d.states.at(-1) as Doc;
-        if (d.break) commands.push({ indent: ind, mode: "break", doc: expanded });
-        else {
-          let chosen: Command = { indent: ind, mode: "break", doc: expanded };
-          for (const state of d.states.slice(1, -1)) {
-            const attempt: Command = { indent: ind, mode: "flat", doc: state };
-            if (fits(attempt, commands, room)) {
-              chosen = attempt;
-              break;
-            }
-          }
-          commands.push(chosen);
-        }
-      } else commands.push({ indent: ind, mode: "break", doc: d.contents });
-    }
-  }
-  return out.join("");
+  return docComment(description)
+    .map((l) => `${l}\n`)
+    .join("");
 }

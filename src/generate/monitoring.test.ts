@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { FakeClient } from "../client/fake.ts";
+import { FakeClient } from "../client/fake/index.ts";
 import { controller } from "../controller/builder.ts";
 import { silentLogger } from "../controller/logger.ts";
 import { defineResource, Type } from "../definition/index.ts";
@@ -12,9 +12,9 @@ import * as corev1 from "../types/generated/core.v1.ts";
 import { validatingWebhook } from "../webhook/admission.ts";
 import { chartFiles } from "./chart.ts";
 import { metricsServiceObject } from "./deploy.ts";
+import { ServiceMonitor } from "./generated/monitoring.coreos.com_servicemonitors.ts";
 import { contextFor } from "./generator.ts";
 import { crdsFromYaml, importCrd } from "./import.ts";
-import { ServiceMonitor } from "./imported/monitoring.coreos.com_servicemonitors.ts";
 import {
   dashboard,
   formatJson,
@@ -193,10 +193,10 @@ test("the imported ServiceMonitor module is what the importer writes from the up
   const text = await readFile(file, "utf8");
   const [located] = crdsFromYaml(text, file).crds;
   assert.ok(located);
-  const expected = importCrd(located.crd, { from: "./converge.ts" });
-  const current = await readFile(join(import.meta.dirname, "imported", expected.path), "utf8");
+  const expected = importCrd(located.crd, { from: "../converge-sdk.ts" });
+  const current = await readFile(join(import.meta.dirname, "generated", expected.path), "utf8");
   assert.ok(
     current === expected.content,
-    `src/generate/imported/${expected.path} is stale: write importCrd(crd, { from: "./converge.ts" }).content to it`,
+    `src/generate/generated/${expected.path} is stale: npm run generate:imported`,
   );
 });

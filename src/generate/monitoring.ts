@@ -14,8 +14,8 @@
 import { stringify } from "yaml";
 import { hasWebhooks } from "../operator/webhooks.ts";
 import { labelsFor, metricsServiceObject } from "./deploy.ts";
+import { ServiceMonitor } from "./generated/monitoring.coreos.com_servicemonitors.ts";
 import { fileHeader, type GenerateContext, type GeneratedFile, type Generator } from "./generator.ts";
-import { ServiceMonitor } from "./imported/monitoring.coreos.com_servicemonitors.ts";
 
 /** Where the raw ServiceMonitor and the dashboard are written, relative to the project. */
 export const monitoringPaths = {

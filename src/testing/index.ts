@@ -22,7 +22,7 @@ export {
   type FakeClientOptions,
   type FakeInterceptor,
   fakeApiError,
-} from "../client/fake.ts";
+} from "../client/fake/index.ts";
 // A logger that writes nothing, for managers in tests.
 export { silentLogger } from "../controller/logger.ts";
 

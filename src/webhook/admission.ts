@@ -4,10 +4,10 @@
  * / warnings, or — for a mutating webhook — the object as it should be, from which the JSON patch is computed.
  */
 
+import { jsonPatch } from "../client/patch.ts";
 import type { MatchCondition } from "../types/generated/admissionregistration.v1.ts";
 import type { LabelSelector } from "../types/generated/meta.v1.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
-import { jsonPatch } from "./jsonpatch.ts";
 import type { AdmissionRequestWire, AdmissionResponseWire, Operation, UserInfo } from "./review.ts";
 
 /** What an admission handler is asked. */

@@ -2,7 +2,6 @@ export * from "./admission.ts";
 export * from "./certs.ts";
 export * from "./configure.ts";
 export * from "./conversion.ts";
-export * from "./jsonpatch.ts";
 export type {
   AdmissionRequestWire,
   AdmissionResponseWire,

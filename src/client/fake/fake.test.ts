@@ -1,8 +1,9 @@
+/** The fake as a whole, through its entry point: every verb with the apiserver's semantics, store and watches. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { appsv1, corev1 } from "../types/index.ts";
-import { type KubeObject, resourceType } from "../types/resource.ts";
-import { retryOnConflict, type WatchEvent } from "./api.ts";
+import { appsv1, corev1 } from "../../types/index.ts";
+import { type KubeObject, resourceType } from "../../types/resource.ts";
+import { retryOnConflict, type WatchEvent } from "../api.ts";
 import {
   AlreadyExistsError,
   BadRequestError,
@@ -12,8 +13,8 @@ import {
   isNotFound,
   NotFoundError,
   type StatusBody,
-} from "./errors.ts";
-import { type FakeAction, FakeClient, fakeApiError } from "./fake.ts";
+} from "../errors.ts";
+import { type FakeAction, FakeClient, fakeApiError } from "./index.ts";
 
 interface Widget extends KubeObject {
   spec?: { size?: number; color?: string };
