@@ -5,9 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { defineResource } from "../definition/define.ts";
-import { conditions } from "../definition/schema.ts";
-import { Type } from "../definition/index.ts";
+import { conditions, defineResource, Type } from "../definition/index.ts";
 import { appsv1, corev1 } from "../types/index.ts";
 import { controller } from "./builder.ts";
 
