@@ -274,20 +274,21 @@ export class Transport {
     let res: IncomingMessage;
     let text: string;
     try {
-      res = await this.send(
-        this.requests,
-        spec.method,
-        path,
-        await this.headers(spec, false, body),
-        body,
-        spec.signal,
-        deadline,
-      );
+      const sendOnce = async (refresh: boolean) =>
+        this.send(
+          this.requests,
+          spec.method,
+          path,
+          await this.headers(spec, refresh, body),
+          body,
+          spec.signal,
+          deadline,
+        );
+      res = await sendOnce(false);
       if (res.statusCode === 401) {
         // An expired exec-plugin or rotated service-account token: refresh once and try again.
         res.resume();
-        const headers = await this.headers(spec, true, body);
-        res = await this.send(this.requests, spec.method, path, headers, body, spec.signal, deadline);
+        res = await sendOnce(true);
       }
       for (let retry = 0; retry < this.throttledRetries; retry++) {
         const waitMs = this.throttleWaitMs(spec.method, res, deadline);
@@ -295,15 +296,7 @@ export class Transport {
         res.resume();
         this.report(spec.method, res.statusCode ?? 0, started);
         await abortableSleep(waitMs, spec.signal);
-        res = await this.send(
-          this.requests,
-          spec.method,
-          path,
-          await this.headers(spec, false, body),
-          body,
-          spec.signal,
-          deadline,
-        );
+        res = await sendOnce(false);
       }
       text = await readText(res);
     } catch (err) {

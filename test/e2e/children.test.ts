@@ -296,6 +296,19 @@ async function runOne(t: TestContext, namespace: string, definition: ControllerD
   });
 }
 
+/** A FaultProxy to the plane and a client through it, both gone when the test ends. */
+async function throughProxy(t: TestContext): Promise<{ proxy: FaultProxy; operatorClient: Client }> {
+  const dir = await mkdtemp(join(tmpdir(), "converge-children-"));
+  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
+  const operatorClient = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "children-test" });
+  t.after(async () => {
+    await operatorClient.close();
+    await proxy.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { proxy, operatorClient };
+}
+
 const stackOf = (name: string) =>
   controller(name)
     .for(Stack, { predicates: [generationChanged] })
@@ -317,14 +330,7 @@ test("with a generationChanged predicate, a new parent gets its finalizer and it
 
 test("a child the apiserver answers 503 is retried with backoff, and the parent is never reported Degraded", async (t) => {
   const namespace = await plane.namespace(t);
-  const dir = await mkdtemp(join(tmpdir(), "converge-children-"));
-  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
-  const operatorClient = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "children-test" });
-  t.after(async () => {
-    await operatorClient.close();
-    await proxy.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { proxy, operatorClient } = await throughProxy(t);
   const unavailable = proxy.inject({
     verb: "patch",
     path: new RegExp(`/namespaces/${namespace}/configmaps/b-child$`),
@@ -355,14 +361,7 @@ test("a child the apiserver answers 503 is retried with backoff, and the parent 
 
 test("the parent's conditions are written only over the status they were computed from: a foreign condition stays", async (t) => {
   const namespace = await plane.namespace(t);
-  const dir = await mkdtemp(join(tmpdir(), "converge-children-"));
-  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
-  const operatorClient = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "children-test" });
-  t.after(async () => {
-    await operatorClient.close();
-    await proxy.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { proxy, operatorClient } = await throughProxy(t);
   // The operator's first status write is held for a second; meanwhile another writer adds its own condition.
   const held = proxy.inject({
     verb: "patch",
