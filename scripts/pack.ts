@@ -166,7 +166,7 @@ export async function buildPackage(dir: string): Promise<Manifest> {
 /**
  * tsc writes each map's `sources` relative to where the map is now, reaching back into this repository; in the
  * package they must name the file as if src/ sat beside dist/ (the text is inlined, `sourcesContent`), so that a
- * stack trace says node_modules/converge-sdk/src/cli/project.ts rather than a path of the machine that packed it.
+ * stack trace says node_modules/converge-sdk/src/cli/commands/init.ts rather than a path of the machine that packed it.
  */
 async function relocateSourceMaps(dir: string): Promise<void> {
   const src = join(repo, "src");
