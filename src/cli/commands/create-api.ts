@@ -1,19 +1,12 @@
 /** `converge create api`: a new kind in an existing project, registered in its operator module. */
 import type { Dirent } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { Command } from "commander";
 import { exists, importPath, writeNew } from "../files.ts";
 import { out, shown } from "../output.ts";
 import { type ProjectOptions, projectOptions, projectPaths } from "../project-options.ts";
-import {
-  addToOperator,
-  controllerSource,
-  definitionSource,
-  registration,
-  sampleYaml,
-  unitTestSource,
-} from "../templates/kind.ts";
+import { addToOperator, kindFiles, kindPaths, registration } from "../templates/kind.ts";
 import { type KindNames, kindNames, kindProblem } from "../templates/names.ts";
 
 async function* tsFiles(dir: string): AsyncGenerator<string> {
@@ -60,15 +53,10 @@ export function createCommand(): Command {
       const k = kindNames(opts);
       const defined = await existingDefinition(dir, k);
       if (defined) throw new Error(`${k.kind} (${k.group}) is already defined in ${shown(defined)}`);
-      const api = join(dir, "src", "api", `${k.lower}.ts`);
-      const ctrl = join(dir, "src", "controllers", `${k.lower}.ts`);
-      const test = join(dir, "test", `${k.lower}.test.ts`);
-      const files: Record<string, string> = {
-        [relative(dir, api)]: definitionSource(k),
-        [relative(dir, ctrl)]: controllerSource(k, importPath(ctrl, api)),
-        [relative(dir, test)]: unitTestSource(k, { api: importPath(test, api), controller: importPath(test, ctrl) }),
-        [join("config", "samples", `${k.lower}.yaml`)]: sampleYaml(k),
-      };
+      const paths = kindPaths(k);
+      const files = await kindFiles(k, paths);
+      const api = join(dir, paths.api);
+      const ctrl = join(dir, paths.controller);
       const taken: string[] = [];
       for (const path of Object.keys(files)) if (await exists(join(dir, path))) taken.push(path);
       if (taken.length > 0) throw new Error(`these files already exist: ${taken.join(", ")}`);

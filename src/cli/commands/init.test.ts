@@ -31,7 +31,7 @@ test("init scaffolds a project in a new or empty folder, and refuses anything el
   });
   const own = JSON.parse(await readFile(join(repo, "package.json"), "utf8"));
   assert.deepEqual(pkg.dependencies, { "converge-sdk": `^${own.version}` });
-  assert.equal(pkg.devDependencies.node, own.devDependencies.node, "the repository's Node (projectNodeSpec)");
+  assert.equal(pkg.devDependencies.node, own.devDependencies.node, "the repository's Node");
   assert.deepEqual(pkg.allowScripts, { node: true, esbuild: true });
   const tsconfig = JSON.parse(await readFile(join(dir, "tsconfig.json"), "utf8"));
   for (const option of ["strict", "erasableSyntaxOnly", "allowImportingTsExtensions", "noEmit"]) {

@@ -45,7 +45,7 @@ export function initCommand(): Command {
           throw err;
         });
         if (entries.length > 0) throw new Error(`${shown(dir)} is not empty: choose a new folder with --dir`);
-        const files = projectFiles({ name, kind: kindNames(opts), convergeSpec: convergeSpec(opts.converge) });
+        const files = await projectFiles({ name, kind: kindNames(opts), convergeSpec: convergeSpec(opts.converge) });
         await writeNew(dir, files);
         for (const path of Object.keys(files).sort()) out(`created ${shown(join(dir, path))}`);
         const cd = shown(dir);
