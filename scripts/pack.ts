@@ -55,10 +55,10 @@ const nodeEngine = ">=22.19.0";
 
 /**
  * Folders of src/ that the code reads as data at run time, shipped as they are into the same place under dist/
- * (never compiled: tsconfig.build.json excludes the ones with TypeScript in them). The template project of
- * `converge init` holds TypeScript and tests that are files to copy, not code to run.
+ * (never compiled: tsconfig.build.json excludes the ones with TypeScript in them): the template project of
+ * `converge init`, whose TypeScript and tests are files to copy, not code to run, and the Helm chart's templates.
  */
-export const packageAssets: readonly string[] = ["cli/templates/project"];
+export const packageAssets: readonly string[] = ["cli/templates/project", "generate/chart"];
 
 /** `./src/x/y.ts` (a development target) → `dist/x/y` (the compiled one, without extension). */
 function compiled(target: string): string {

@@ -48,6 +48,14 @@ test("the packed package: compiled entry points with types, the bin, README and 
   assert.ok(template.includes("dist/cli/templates/project/test/unit.test.ts"), template.join("\n"));
   assert.ok(template.includes("dist/cli/templates/project/gitignore"), template.join("\n"));
   assert.ok(!template.some((p) => p.endsWith(".js")), "the template is not compiled");
+  // The Helm chart's templates, which `converge generate` fills in.
+  for (const path of [
+    "generate/chart/values.yaml",
+    "generate/chart/templates/deployment.yaml",
+    "generate/chart/.helmignore",
+  ]) {
+    assert.ok(paths.has(`dist/${path}`), path);
+  }
   const inAssets = (p: string) => packageAssets.some((a) => p.startsWith(`dist/${a}/`));
   assert.deepEqual(
     [...paths].filter((p) => p.endsWith(".ts") && !p.endsWith(".d.ts") && !inAssets(p)),
