@@ -11,12 +11,13 @@
  * first) and every `node`, test run and tsc in the repository would need the custom condition. So the repository's
  * package.json stays the development manifest — private, so that `npm publish` refuses it, and its `prepack`
  * refuses `npm pack` — and this script writes the published one: compiled JavaScript with declarations and source
- * maps (sources inlined), the `converge` bin, an exports map with `types` conditions, README and LICENSE, and the
- * runtime dependencies only. Before packing it imports every entry point and runs the bin from the built folder,
- * and the packed file list is checked (packProblems) so that a tarball missing a target is never written.
+ * maps (sources inlined), the `converge` bin, an exports map with `types` conditions, the files the code reads at
+ * run time (packageAssets), README and LICENSE, and the runtime dependencies only. Before packing it imports every
+ * entry point and runs the bin from the built folder, and the packed file list is checked (packProblems) so that a
+ * tarball missing a target is never written.
  */
 import { execFile } from "node:child_process";
-import { chmod, copyFile, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -51,6 +52,13 @@ export interface Manifest {
  * `converge init` get Node 24 as a devDependency.)
  */
 const nodeEngine = ">=22.19.0";
+
+/**
+ * Folders of src/ that the code reads as data at run time, shipped as they are into the same place under dist/
+ * (never compiled: tsconfig.build.json excludes the ones with TypeScript in them): the template project of
+ * `converge init`, whose TypeScript and tests are files to copy, not code to run, and the Helm chart's templates.
+ */
+export const packageAssets: readonly string[] = ["cli/templates/project", "generate/chart"];
 
 /** `./src/x/y.ts` (a development target) → `dist/x/y` (the compiled one, without extension). */
 function compiled(target: string): string {
@@ -91,11 +99,20 @@ export interface PackedFile {
   mode: number;
 }
 
-/** Why a packed file list is not a working package of this manifest; empty when it is. */
-export function packProblems(manifest: Manifest, files: readonly PackedFile[]): string[] {
+/** Why a packed file list is not a working package of this manifest and these assets; empty when it is. */
+export function packProblems(
+  manifest: Manifest,
+  files: readonly PackedFile[],
+  assets: readonly string[] = packageAssets,
+): string[] {
   const problems: string[] = [];
   const byPath = new Map(files.map((f) => [f.path, f]));
+  const inAssets = (path: string) => assets.some((a) => path.startsWith(`dist/${a}/`));
+  for (const a of assets) {
+    if (!files.some((f) => f.path.startsWith(`dist/${a}/`))) problems.push(`dist/${a}/ is missing`);
+  }
   for (const f of files) {
+    if (inAssets(f.path)) continue;
     if (/\.[mc]?ts$/.test(f.path) && !/\.d\.[mc]?ts$/.test(f.path)) problems.push(`${f.path}: a TypeScript source`);
     if (/\.test\./.test(f.path)) problems.push(`${f.path}: a test`);
     if (f.path.endsWith(".js") && !byPath.has(`${f.path}.map`)) problems.push(`${f.path}: no source map`);
@@ -143,8 +160,8 @@ function run(cmd: string, args: string[], cwd: string): Promise<Ran> {
 }
 
 /**
- * Writes the package's folder `dir` (removed first): dist/ compiled by tsc (tsconfig.build.json), package.json
- * (publishedManifest), README.md and LICENSE.
+ * Writes the package's folder `dir` (removed first): dist/ compiled by tsc (tsconfig.build.json) with the assets
+ * beside the modules that read them, package.json (publishedManifest), README.md and LICENSE.
  */
 export async function buildPackage(dir: string): Promise<Manifest> {
   const dev = JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as Manifest;
@@ -153,6 +170,10 @@ export async function buildPackage(dir: string): Promise<Manifest> {
   const tsc = join(repo, "node_modules", ".bin", "tsc");
   await run(tsc, ["-p", join(repo, "tsconfig.build.json"), "--outDir", join(dir, "dist")], repo);
   await relocateSourceMaps(dir);
+  for (const asset of packageAssets) {
+    // Not over anything: tsc must have written nothing there.
+    await cp(join(repo, "src", asset), join(dir, "dist", asset), { recursive: true, errorOnExist: true, force: false });
+  }
   for (const path of Object.values(manifest.bin ?? {})) {
     const text = await readFile(join(dir, path), "utf8");
     if (!text.startsWith("#!/usr/bin/env node\n")) throw new Error(`${path} does not start with a node shebang`);
@@ -166,7 +187,7 @@ export async function buildPackage(dir: string): Promise<Manifest> {
 /**
  * tsc writes each map's `sources` relative to where the map is now, reaching back into this repository; in the
  * package they must name the file as if src/ sat beside dist/ (the text is inlined, `sourcesContent`), so that a
- * stack trace says node_modules/converge-sdk/src/cli/project.ts rather than a path of the machine that packed it.
+ * stack trace says node_modules/converge-sdk/src/cli/commands/init.ts rather than a path of the machine that packed it.
  */
 async function relocateSourceMaps(dir: string): Promise<void> {
   const src = join(repo, "src");

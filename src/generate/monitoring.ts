@@ -94,23 +94,6 @@ ${body}{{- end }}
 `;
 }
 
-/**
- * The chart values of the ServiceMonitor, under `metrics:` (empty when the operator has none). On by default: the
- * template renders nothing where Prometheus Operator is not installed.
- */
-export function serviceMonitorValues(ctx: GenerateContext): string {
-  if (!ctx.op.monitoring?.serviceMonitor) return "";
-  return `
-  serviceMonitor:
-    # A Prometheus Operator ServiceMonitor for the metrics Service, rendered only where the cluster serves
-    # ${serviceMonitorApiVersion}.
-    enabled: true
-    # Labels Prometheus selects ServiceMonitors by (its serviceMonitorSelector), e.g. release: prometheus.
-    labels: {}
-    # Scrape interval, e.g. 30s; empty: Prometheus's own.
-    interval: ""`;
-}
-
 /** Refuses a ServiceMonitor that Prometheus Operator's schema would reject, naming the field. */
 function checkServiceMonitor(obj: ServiceMonitor): void {
   const errors = ServiceMonitor.validate(obj);

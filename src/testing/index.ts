@@ -1,6 +1,7 @@
 /**
  * `converge-sdk/testing`: a real control plane for tests. One plane per test run (started by the global setup, or
- * by the first test file that asks, or given from outside), and an isolated namespace per test.
+ * by the first test file that asks, or given from outside), an isolated namespace per test, and operators run as
+ * their own processes against it (`spawnOperator`).
  *
  * Which cluster a test run uses, in order:
  * 1. `CONVERGE_TEST_KUBECONFIG`: a kubeconfig to use as it is (the global setup sets it for its plane);
@@ -37,6 +38,12 @@ export {
   type ProxiedRequest,
   requestInfo,
 } from "./fault-proxy.ts";
+export {
+  type OperatorExit,
+  type OperatorProcess,
+  type SpawnOperatorOptions,
+  spawnOperator,
+} from "./operator-process.ts";
 
 export interface TestPlane {
   /** Path of a kubeconfig for the plane (admin credentials). */

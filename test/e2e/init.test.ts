@@ -6,14 +6,13 @@
  * stage), is package.test.ts.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { appendFile, mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import { Client, isNotFound } from "../../src/client/index.ts";
 import { downNamed } from "../../src/cluster/named.ts";
-import { eventually, testPlane } from "../../src/testing/index.ts";
+import { eventually, type OperatorProcess, spawnOperator, testPlane } from "../../src/testing/index.ts";
 import { apiextensionsv1, corev1 } from "../../src/types/index.ts";
 import { resourceType } from "../../src/types/resource.ts";
 import { minutes, projectEnv, run } from "./projects.ts";
@@ -32,21 +31,12 @@ const Sample = resourceType<{ metadata?: { name?: string; namespace?: string }; 
   namespaced: true,
 });
 
-/** A long-running command whose stderr is collected; killed after the test whatever happens. */
-function start(args: string[], cwd: string, env: NodeJS.ProcessEnv, t: { after: (fn: () => void) => void }) {
-  const child: ChildProcess = spawn(process.execPath, [cli, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  const output = { stderr: "", stdout: "" };
-  child.stderr?.setEncoding("utf8").on("data", (c: string) => {
-    output.stderr += c;
-  });
-  child.stdout?.setEncoding("utf8").on("data", (c: string) => {
-    output.stdout += c;
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  t.after(() => child.kill("SIGKILL"));
-  const count = (text: string) => output.stderr.split(text).length - 1;
-  return { child, output, exited, count };
-}
+/** A long-running CLI command in the project, its output collected. */
+const start = (args: string[], cwd: string, env: NodeJS.ProcessEnv) =>
+  spawnOperator(cli, { args, cwd, baseEnv: env, probes: false });
+
+/** How many times `text` is in a process's stderr. */
+const count = (op: OperatorProcess, text: string) => op.stderr.split(text).length - 1;
 
 let tmp: string;
 let dir: string;
@@ -101,17 +91,16 @@ test("converge run installs the CRDs and runs the operator from source until SIG
 }, async (t) => {
   const namespace = await plane.namespace(t);
   const env = projectEnv({ KUBECONFIG: plane.kubeconfig, CONVERGE_LOG_LEVEL: "warn" });
-  const op = start(["run", "--namespace", namespace], dir, env, t);
-  await eventually("the operator to start", () => op.output.stderr.includes("running demo against"), 60_000);
+  await using op = await start(["run", "--namespace", namespace], dir, env);
+  await op.waitForOutput("running demo against");
   await eventually("the CRD to be served", () => client.list(Sample, { namespace }));
   const key = { namespace, name: "hello" };
   await client.create(Sample, { metadata: { ...key }, spec: { message: "from run" } });
   await eventually("the ConfigMap", async () => (await client.get(corev1.ConfigMap, key)).data?.message === "from run");
   await client.delete(Sample, key); // its finalizer needs the running operator
   await eventually("the Sample to be gone", () => client.get(Sample, key).then(() => false, isNotFound));
-  op.child.kill("SIGTERM");
-  assert.equal(await op.exited, 0, op.output.stderr);
-  assert.match(op.output.stderr, /demo stopped/);
+  assert.equal((await op.stop()).code, 0, op.stderr);
+  assert.match(op.stderr, /demo stopped/);
 });
 
 test("converge build bundles the project; the bundle runs the operator as the image's CMD runs it", {
@@ -128,15 +117,10 @@ test("converge build bundles the project; the bundle runs the operator as the im
   const [node, ...args] = JSON.parse(cmd) as string[];
   assert.equal(node, "node");
   assert.equal(args.at(-1), "dist/main.js");
-  const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  t.after(() => child.kill("SIGKILL"));
+  await using op = await spawnOperator("dist/main.js", { nodeArgs: args.slice(0, -1), cwd: dir, baseEnv: env });
+  await op.ready(); // its /readyz, as the Deployment's readiness probe asks
   await eventually("the CRD to be served", () => client.list(Sample, { namespace }), 60_000).catch((err: Error) => {
-    throw new Error(`${err.message}\n--- the operator's stderr\n${stderr}`);
+    throw new Error(`${err.message}\n--- the operator's stderr\n${op.stderr}`);
   });
   const key = { namespace, name: "bundled" };
   await client.create(Sample, { metadata: { ...key }, spec: { message: "from the bundle" } });
@@ -146,9 +130,8 @@ test("converge build bundles the project; the bundle runs the operator as the im
   );
   await client.delete(Sample, key);
   await eventually("the Sample to be gone", () => client.get(Sample, key).then(() => false, isNotFound));
-  child.kill("SIGTERM");
-  assert.equal(await exited, 0, stderr);
-  assert.doesNotMatch(stderr, /"level":(40|50)/, "no warning or error");
+  assert.equal((await op.stop()).code, 0, op.stderr);
+  assert.doesNotMatch(op.stderr, /"level":(40|50)/, "no warning or error");
 });
 
 test("converge dev starts a local plane, runs the operator, restarts it on a change, and leaves the plane up", {
@@ -164,25 +147,23 @@ test("converge dev starts a local plane, runs the operator, restarts it on a cha
   const original = await readFile(controller, "utf8");
   t.after(() => writeFile(controller, original));
 
-  const dev = start(["dev", "--minimal", "--debounce", "100"], dir, env, t);
-  await eventually("the operator to run", () => dev.count("running demo against") === 1, minutes(3));
-  assert.match(dev.output.stderr, /starting control plane "dev"/);
+  await using dev = await start(["dev", "--minimal", "--debounce", "100"], dir, env);
+  await eventually("the operator to run", () => count(dev, "running demo against") === 1, minutes(3));
+  assert.match(dev.stderr, /starting control plane "dev"/);
   await new Promise((r) => setTimeout(r, 300));
   await appendFile(controller, "// edited\n");
-  await eventually("a restart", () => dev.count("running demo against") === 2, 60_000);
-  assert.match(dev.output.stderr, /changed: src\/controller\.ts; restarting the operator/);
+  await eventually("a restart", () => count(dev, "running demo against") === 2, 60_000);
+  assert.match(dev.stderr, /changed: src\/controller\.ts; restarting the operator/);
 
-  dev.child.kill("SIGINT");
-  assert.equal(await dev.exited, 0, dev.output.stderr);
+  assert.equal((await dev.stop("SIGINT")).code, 0, dev.stderr);
   assert.match(
-    dev.output.stderr,
+    dev.stderr,
     /The control plane "dev" is still running:\n {2}export KUBECONFIG=.*\n {2}stop it with: converge cluster down --name dev/,
   );
 
   // A second dev reuses the running plane.
-  const again = start(["dev"], dir, env, t);
-  await eventually("the operator to run again", () => again.count("running demo against") === 1, minutes(1));
-  assert.match(again.output.stderr, /reusing control plane "dev"/);
-  again.child.kill("SIGTERM");
-  assert.equal(await again.exited, 0, again.output.stderr);
+  await using again = await start(["dev"], dir, env);
+  await eventually("the operator to run again", () => count(again, "running demo against") === 1, minutes(1));
+  assert.match(again.stderr, /reusing control plane "dev"/);
+  assert.equal((await again.stop()).code, 0, again.stderr);
 });

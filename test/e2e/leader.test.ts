@@ -5,13 +5,19 @@
  * took the Lease. Lease 4 s, renew deadline 3 s, retry 0.5 s.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, type TestContext, test } from "node:test";
 import { Client } from "../../src/client/index.ts";
-import { eventually, FaultProxy, type ProxiedRequest, testPlane } from "../../src/testing/index.ts";
+import {
+  eventually,
+  FaultProxy,
+  type OperatorProcess,
+  type ProxiedRequest,
+  spawnOperator,
+  testPlane,
+} from "../../src/testing/index.ts";
 import { coordinationv1, corev1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -36,9 +42,9 @@ interface Line {
 interface Replica {
   identity: string;
   proxy: FaultProxy;
-  child: ChildProcess;
+  process: OperatorProcess;
+  /** What it reported on stdout, a JSON object a line. */
   lines: Line[];
-  exited: Promise<number | null>;
 }
 
 async function replica(t: TestContext, namespace: string, identity: string, env: Record<string, string> = {}) {
@@ -48,24 +54,19 @@ async function replica(t: TestContext, namespace: string, identity: string, env:
     maxHoldMs: 30_000,
   });
   const lines: Line[] = [];
-  const child = spawn(process.execPath, [join(import.meta.dirname, "fixtures", "leader-operator.ts")], {
-    env: { ...process.env, LF_KUBECONFIG: proxy.kubeconfig, LF_NAMESPACE: namespace, LF_IDENTITY: identity, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
+  const operator = await spawnOperator(join(import.meta.dirname, "fixtures", "leader-operator.ts"), {
+    env: { LF_KUBECONFIG: proxy.kubeconfig, LF_NAMESPACE: namespace, LF_IDENTITY: identity, ...env },
+    probes: false,
+    echo: true,
+    onLine: (line, stream) => {
+      if (stream === "stdout") lines.push(JSON.parse(line) as Line);
+    },
   });
-  let buffered = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    buffered += chunk;
-    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-      lines.push(JSON.parse(buffered.slice(0, nl)) as Line);
-      buffered = buffered.slice(nl + 1);
-    }
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   t.after(async () => {
-    child.kill("SIGKILL");
+    await operator.kill();
     await proxy.stop();
   });
-  return { identity, proxy, child, lines, exited } satisfies Replica;
+  return { identity, proxy, process: operator, lines } satisfies Replica;
 }
 
 const leaseWrite = (q: ProxiedRequest) =>
@@ -154,7 +155,7 @@ test("a leader that sees the Lease held by another identity stops writing at onc
 
 test("a wall-clock step on the leader does not extend its leadership", async (t) => {
   const { leader, standby } = await twoReplicas(t);
-  leader.child.kill("SIGUSR2");
+  leader.process.child.kill("SIGUSR2");
   await eventually("the clock step", () => leader.lines.some((l) => l.event === "wall-step"));
   // Renewals fail fast from now on: only the leader's sense of elapsed time decides when it steps down.
   leader.proxy.inject({ resource: "leases", action: { status: 500 } });
@@ -189,7 +190,7 @@ test("losing the lease aborts the in-flight reconcile, refuses its writes and ex
   const patches = op.proxy.requests.filter((q) => q.verb === "patch" && q.path.endsWith("/configmaps/slow"));
   assert.equal(patches.length, 1, "the refused write was never sent");
   assert.equal(patches[0]?.forwarded, false, "the aborted write never reached the apiserver");
-  const code = await op.exited;
+  const { code } = await op.process.exited;
   assert.notEqual(code, 0, "the process exits non-zero");
 });
 
@@ -200,8 +201,7 @@ test("SIGTERM releases the Lease only after the last write was answered", async 
   op.proxy.inject({ verb: "patch", resource: "configmaps", action: { delayMs: 2_000 } });
   await admin.create(corev1.ConfigMap, { metadata: { name: "detached", namespace, labels: { role: "detached" } } });
   await eventually("the reconcile to start", () => op.lines.some((l) => l.event === "detached-start"));
-  op.child.kill("SIGTERM");
-  assert.equal(await op.exited, 0);
+  assert.equal((await op.process.stop()).code, 0);
   const cm = await admin.get(corev1.ConfigMap, { namespace, name: "detached" });
   assert.equal(cm.metadata?.annotations?.detached, "term", "the write in flight at SIGTERM landed");
   const lease = await admin.get(coordinationv1.Lease, { namespace, name: "fixture-leader" });

@@ -4,13 +4,12 @@
  * SIGTERM, and informers that resume after an apiserver restart without losing a change.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Cache } from "../../src/cache/index.ts";
 import { Client } from "../../src/client/index.ts";
 import { ControlPlane } from "../../src/cluster/index.ts";
-import { eventually, testPlane } from "../../src/testing/index.ts";
+import { eventually, spawnOperator, testPlane } from "../../src/testing/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -24,22 +23,18 @@ interface Line {
   key?: string;
 }
 
-function operator(env: Record<string, string>) {
+/** The fixture operator as its own process; `lines` are what it reports on stdout, a JSON object a line. */
+async function operator(env: Record<string, string>) {
   const lines: Line[] = [];
-  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, "fixtures", "operator.ts")], {
-    env: { ...process.env, FIXTURE_KUBECONFIG: plane.kubeconfig, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
+  const spawned = await spawnOperator(join(import.meta.dirname, "fixtures", "operator.ts"), {
+    env: { FIXTURE_KUBECONFIG: plane.kubeconfig, ...env },
+    probes: false,
+    echo: true,
+    onLine: (line, stream) => {
+      if (stream === "stdout") lines.push(JSON.parse(line) as Line);
+    },
   });
-  let buffered = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    buffered += chunk;
-    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-      lines.push(JSON.parse(buffered.slice(0, nl)) as Line);
-      buffered = buffered.slice(nl + 1);
-    }
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return { child, lines, exited };
+  return { process: spawned, lines };
 }
 
 const work = (namespace: string, name: string): corev1.ConfigMap => ({
@@ -49,12 +44,10 @@ const work = (namespace: string, name: string): corev1.ConfigMap => ({
 test("two managers on one Lease never reconcile at once, and the standby takes over when the leader is killed", async (t) => {
   const namespace = await plane.namespace(t);
   const env = { FIXTURE_NAMESPACE: namespace, FIXTURE_LEASE: "fixture-leader", FIXTURE_RECONCILE_MS: "20" };
-  const a = operator({ ...env, FIXTURE_IDENTITY: "a" });
-  const b = operator({ ...env, FIXTURE_IDENTITY: "b" });
-  t.after(() => {
-    a.child.kill("SIGKILL");
-    b.child.kill("SIGKILL");
-  });
+  const a = await operator({ ...env, FIXTURE_IDENTITY: "a" });
+  t.after(() => a.process.kill());
+  const b = await operator({ ...env, FIXTURE_IDENTITY: "b" });
+  t.after(() => b.process.kill());
   const leader = await eventually("a leader", () => [...a.lines, ...b.lines].find((l) => l.event === "leading"));
   const [first, second] = leader.identity === "a" ? [a, b] : [b, a];
   for (let i = 0; i < 5; i++) await client.create(corev1.ConfigMap, work(namespace, `w${i}`));
@@ -63,7 +56,7 @@ test("two managers on one Lease never reconcile at once, and the standby takes o
   assert.equal(second.lines.filter((l) => l.event === "start").length, 0, "the standby did not reconcile");
   assert.equal(second.lines.filter((l) => l.event === "leading").length, 0, "the standby did not lead");
 
-  first.child.kill("SIGKILL");
+  first.process.child.kill("SIGKILL");
   const killedAt = Date.now();
   const takeover = await eventually("the standby to take over", () => second.lines.find((l) => l.event === "leading"));
   // It may take over only after the lease expired (2 s since the last renewal, observed by its own clock).
@@ -85,18 +78,17 @@ test("two managers on one Lease never reconcile at once, and the standby takes o
 
 test("SIGTERM lets the running reconcile finish and releases the lease", async (t) => {
   const namespace = await plane.namespace(t);
-  const op = operator({
+  const op = await operator({
     FIXTURE_NAMESPACE: namespace,
     FIXTURE_LEASE: "term-leader",
     FIXTURE_RECONCILE_MS: "1500",
     FIXTURE_IDENTITY: "term",
   });
-  t.after(() => op.child.kill("SIGKILL"));
+  t.after(() => op.process.kill());
   await eventually("leading", () => op.lines.some((l) => l.event === "leading"));
   await client.create(corev1.ConfigMap, work(namespace, "slow"));
   await eventually("the reconcile to start", () => op.lines.some((l) => l.event === "start"));
-  op.child.kill("SIGTERM");
-  const code = await op.exited;
+  const { code } = await op.process.stop();
   assert.equal(code, 0);
   const events = op.lines.map((l) => l.event);
   assert.ok(events.indexOf("end") > events.indexOf("start"), `in-flight work finished: ${events.join(",")}`);

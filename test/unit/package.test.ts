@@ -10,7 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { type Manifest, type PackedFile, pack, packProblems, publishedManifest, repo } from "../../scripts/pack.ts";
+import {
+  type Manifest,
+  type PackedFile,
+  pack,
+  packageAssets,
+  packProblems,
+  publishedManifest,
+  repo,
+} from "../../scripts/pack.ts";
 
 const run = promisify(execFile);
 
@@ -34,8 +42,23 @@ test("the packed package: compiled entry points with types, the bin, README and 
   }
   // Modules the runtime starts by path, and the test runner's global setup.
   for (const path of ["dist/cluster/supervisor.js", "dist/testing/global-setup.js"]) assert.ok(paths.has(path), path);
+  // The template project `converge init` copies, as it is in src/ (TypeScript and tests included, nothing compiled).
+  const template = [...paths].filter((p) => p.startsWith("dist/cli/templates/project/")).sort();
+  assert.ok(template.includes("dist/cli/templates/project/src/operator.ts"), template.join("\n"));
+  assert.ok(template.includes("dist/cli/templates/project/test/unit.test.ts"), template.join("\n"));
+  assert.ok(template.includes("dist/cli/templates/project/gitignore"), template.join("\n"));
+  assert.ok(!template.some((p) => p.endsWith(".js")), "the template is not compiled");
+  // The Helm chart's templates, which `converge generate` fills in.
+  for (const path of [
+    "generate/chart/values.yaml",
+    "generate/chart/templates/deployment.yaml",
+    "generate/chart/.helmignore",
+  ]) {
+    assert.ok(paths.has(`dist/${path}`), path);
+  }
+  const inAssets = (p: string) => packageAssets.some((a) => p.startsWith(`dist/${a}/`));
   assert.deepEqual(
-    [...paths].filter((p) => p.endsWith(".ts") && !p.endsWith(".d.ts")),
+    [...paths].filter((p) => p.endsWith(".ts") && !p.endsWith(".d.ts") && !inAssets(p)),
     [],
   );
   assert.equal(manifest.name, "converge-sdk");
@@ -59,7 +82,7 @@ test("npm pack and npm publish in the repository root refuse, pointing at npm ru
   }
 });
 
-test("packProblems names TypeScript sources, missing targets, a bin that is not executable, development fields", () => {
+test("packProblems names TypeScript sources outside the assets, missing targets and assets, a bin not executable, development fields", () => {
   const manifest = publishedManifest({
     name: "converge-sdk",
     version: "1.0.0",
@@ -78,16 +101,23 @@ test("packProblems names TypeScript sources, missing targets, a bin that is not 
     file("dist/cli/main.js", 0o755),
     file("dist/cli/main.js.map"),
   ];
-  assert.deepEqual(packProblems(manifest, good), []);
+  const assets = ["cli/templates/project"];
+  const template = [file("dist/cli/templates/project/src/api.ts"), file("dist/cli/templates/project/test/a.test.ts")];
+  assert.deepEqual(packProblems(manifest, [...good, ...template], assets), [], "TypeScript and tests of an asset");
   assert.deepEqual(
-    packProblems({ ...manifest, private: true, devDependencies: { node: "^24" }, dependencies: { node: "^24" } }, [
-      ...good.filter((f) => f.path !== "dist/index.d.ts" && f.path !== "LICENSE" && !f.path.startsWith("dist/cli")),
-      file("dist/cli/main.js"),
-      file("dist/cli/main.js.map"),
-      file("dist/api.ts"),
-      file("dist/api.js"),
-    ]),
+    packProblems(
+      { ...manifest, private: true, devDependencies: { node: "^24" }, dependencies: { node: "^24" } },
+      [
+        ...good.filter((f) => f.path !== "dist/index.d.ts" && f.path !== "LICENSE" && !f.path.startsWith("dist/cli")),
+        file("dist/cli/main.js"),
+        file("dist/cli/main.js.map"),
+        file("dist/api.ts"),
+        file("dist/api.js"),
+      ],
+      assets,
+    ),
     [
+      "dist/cli/templates/project/ is missing",
       "dist/api.ts: a TypeScript source",
       "dist/api.js: no source map",
       "LICENSE is missing",

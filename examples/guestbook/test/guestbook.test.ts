@@ -4,7 +4,7 @@
  * as `npm start` runs it, in-process (scoped to each test's namespace) and as a separate process.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
@@ -20,7 +20,7 @@ import {
 } from "converge-sdk";
 import { ensureBinaries } from "converge-sdk/cluster";
 import { createOperatorManager, InvalidError, waitForCrds } from "converge-sdk/runtime";
-import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
+import { eventually, silentLogger, spawnOperator, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { Guestbook } from "../src/api.ts";
 import { Component } from "../src/imported/dapr.io_components.ts";
@@ -236,17 +236,8 @@ test("the CRD rejects a Guestbook without a Dapr app id, naming the field", asyn
 
 test("npm start runs the operator against KUBECONFIG until SIGTERM", async (t) => {
   const namespace = await plane.namespace(t);
-  const child = spawn(process.execPath, [join(project, "src", "main.ts")], {
-    env: { ...process.env, KUBECONFIG: plane.kubeconfig, CONVERGE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  t.after(() => child.kill("SIGKILL"));
-  await eventually("the operator to start", () => stderr.includes("running guestbook-operator") || undefined);
+  await using running = await spawnOperator(join(project, "src", "main.ts"), { kubeconfig: plane.kubeconfig });
+  await running.ready();
   await client.create(Guestbook, { ...sample, metadata: { ...sample.metadata, namespace } });
   await until(
     appsv1.Deployment,
@@ -258,8 +249,7 @@ test("npm start runs the operator against KUBECONFIG until SIGTERM", async (t) =
   // Deleted while the operator runs: its finalizer needs the operator.
   await client.delete(Guestbook, { namespace, name: "guestbook-sample" });
   await gone(Guestbook, { namespace, name: "guestbook-sample" }, "the sample to be cleaned up", 60_000);
-  child.kill("SIGTERM");
-  assert.equal(await exited, 0, stderr);
+  assert.equal((await running.stop()).code, 0, running.stderr);
 });
 
 test("converge generate --check: the generated files are up to date", async () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -8,7 +8,7 @@ import { apiextensionsv1, Client, corev1, Manager } from "converge-sdk";
 import { ensureBinaries } from "converge-sdk/cluster";
 import { generators, runGenerate } from "converge-sdk/generate";
 import { InvalidError } from "converge-sdk/runtime";
-import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
+import { eventually, silentLogger, spawnOperator, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { HelloWorld } from "../src/api.ts";
 import { helloWorldController } from "../src/controller.ts";
@@ -70,19 +70,9 @@ test("HelloWorld: create, update, repair and delete through its ConfigMap", asyn
 
 test("npm start installs the CRD and runs the operator against KUBECONFIG until SIGTERM", async (t) => {
   const namespace = await plane.namespace(t);
-  const child = spawn(process.execPath, [new URL("../src/main.ts", import.meta.url).pathname], {
-    env: { ...process.env, KUBECONFIG: plane.kubeconfig, CONVERGE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  t.after(() => child.kill("SIGKILL"));
-  await eventually("the operator to start", async () =>
-    stderr.includes("running hello-world-operator") ? true : undefined,
-  );
+  const main = new URL("../src/main.ts", import.meta.url);
+  await using running = await spawnOperator(main, { kubeconfig: plane.kubeconfig });
+  await running.ready();
   const sample = parse(
     await readFile(new URL("../config/samples/helloworld.yaml", import.meta.url), "utf8"),
   ) as HelloWorld;
@@ -96,8 +86,7 @@ test("npm start installs the CRD and runs the operator against KUBECONFIG until 
       () => true,
     ),
   );
-  child.kill("SIGTERM");
-  assert.equal(await exited, 0, stderr);
+  assert.equal((await running.stop()).code, 0, running.stderr);
 });
 
 test("the generated CRD is up to date, validates with its CEL rule, and shows its printer columns", async (t) => {

@@ -4,7 +4,7 @@
  * completes Jobs' pods, so the status here follows real readiness and real Job completion.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -23,7 +23,7 @@ import {
 import { ensureBinaries } from "converge-sdk/cluster";
 import { generators, runGenerate } from "converge-sdk/generate";
 import { InvalidError } from "converge-sdk/runtime";
-import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
+import { eventually, silentLogger, spawnOperator, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { MySQL } from "../src/api.ts";
 import { mysqlController } from "../src/controller.ts";
@@ -323,17 +323,9 @@ test("the generated CRD, RBAC, chart and bundle are up to date", async () => {
 
 test("npm start installs the CRD and runs the operator against KUBECONFIG until SIGTERM", async (t) => {
   const namespace = await plane.namespace(t);
-  const child = spawn(process.execPath, [fileURLToPath(new URL("../src/main.ts", import.meta.url))], {
-    env: { ...process.env, KUBECONFIG: plane.kubeconfig, CONVERGE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  t.after(() => child.kill("SIGKILL"));
-  await eventually("the operator to start", () => stderr.includes("running mysql-operator") || undefined);
+  const main = new URL("../src/main.ts", import.meta.url);
+  await using running = await spawnOperator(main, { kubeconfig: plane.kubeconfig });
+  await running.ready();
   await client.create(MySQL, {
     ...sample,
     metadata: { ...sample.metadata, namespace },
@@ -343,6 +335,5 @@ test("npm start installs the CRD and runs the operator against KUBECONFIG until 
   // Delete it while the operator runs: its finalizers need the operator.
   await client.delete(MySQL, { namespace, name: "mysql-sample" });
   await gone(MySQL, namespace, "mysql-sample");
-  child.kill("SIGTERM");
-  assert.equal(await exited, 0, stderr);
+  assert.equal((await running.stop()).code, 0, running.stderr);
 });

@@ -4,7 +4,6 @@
  * Deployment, the CRD's defaults and validation, and `npm start` as its own process, restarted.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -20,7 +19,7 @@ import {
 } from "converge-sdk";
 import { generators, runGenerate } from "converge-sdk/generate";
 import { InvalidError } from "converge-sdk/runtime";
-import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
+import { eventually, silentLogger, spawnOperator, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { SimpleApp } from "../src/api.ts";
 import { simpleAppController } from "../src/controller.ts";
@@ -115,36 +114,20 @@ test("the sample my-app: a Deployment of 2 Ready pods, patched on update, put ba
   for (const r of ["Created", "Updated", "DriftRepaired", "Deleted"]) assert.ok(reasons.has(r), `a ${r} event`);
 });
 
-/** `npm start`'s program as its own process against the plane; `stop()` sends SIGTERM and gives the exit code. */
-async function startOperator(t: { after: (fn: () => void) => void }) {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("../src/main.ts", import.meta.url))], {
-    env: { ...process.env, KUBECONFIG: plane.kubeconfig, CONVERGE_LOG_LEVEL: "warn" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    stderr += c;
-  });
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  t.after(() => child.kill("SIGKILL"));
-  await eventually("the operator to start", () => stderr.includes("running simple-app-operator"));
-  return {
-    stop: async () => {
-      child.kill("SIGTERM");
-      assert.equal(await exited, 0, stderr);
-    },
-  };
-}
+/** `npm start`'s program as its own process against the plane. */
+const startOperator = () => spawnOperator(new URL("../src/main.ts", import.meta.url), { kubeconfig: plane.kubeconfig });
 
 test("npm start runs the operator until SIGTERM; after a restart the create handler does not run again", async (t) => {
   const namespace = await plane.namespace(t);
-  const first = await startOperator(t);
+  await using first = await startOperator();
+  await first.ready();
   await client.create(SimpleApp, { ...sample, metadata: { ...sample.metadata, namespace } });
   const created = await rolledOut(namespace, "my-app", 2, "nginx:latest");
-  await first.stop();
+  assert.equal((await first.stop()).code, 0, first.stderr);
 
   // The restarted operator knows the SimpleApp was handled (its annotation says so): it only repairs drift.
-  const second = await startOperator(t);
+  await using second = await startOperator();
+  await second.ready();
   await client.delete(appsv1.Deployment, { namespace, name: "my-app" });
   const recreated = await rolledOut(namespace, "my-app", 2, "nginx:latest");
   assert.notEqual(recreated.metadata?.uid, created.metadata?.uid);
@@ -159,7 +142,7 @@ test("npm start runs the operator until SIGTERM; after a restart the create hand
   await client.delete(SimpleApp, { namespace, name: "my-app" });
   await eventually("the sample to be gone", () => gone(SimpleApp, namespace, "my-app"));
   await eventually("its Deployment to be gone", () => gone(appsv1.Deployment, namespace, "my-app"));
-  await second.stop();
+  assert.equal((await second.stop()).code, 0, second.stderr);
 });
 
 test("the generated files are up to date; the apiserver defaults and validates SimpleApps", async (t) => {

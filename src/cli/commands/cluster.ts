@@ -1,28 +1,20 @@
+/** `converge cluster`: named local control planes, run in the background under a supervisor. */
 import { readFile } from "node:fs/promises";
-import { Command, InvalidArgumentError, Option } from "commander";
-import { type BinaryName, cacheDirs, ensureBinaries } from "../cluster/binaries.ts";
-import { downNamed, statusNamed, upNamed } from "../cluster/named.ts";
-import { planeDir } from "../cluster/paths.ts";
-import { readPlaneState } from "../cluster/state.ts";
-import { versions } from "../cluster/versions.ts";
+import { Command, Option } from "commander";
+import { type BinaryName, cacheDirs, ensureBinaries } from "../../cluster/binaries.ts";
+import { downNamed, statusNamed, upNamed } from "../../cluster/named.ts";
+import { planeDir } from "../../cluster/paths.ts";
+import { readPlaneState } from "../../cluster/state.ts";
+import { versions } from "../../cluster/versions.ts";
+import { positiveInt } from "../arguments.ts";
+import { progress } from "../output.ts";
 
 const nameOption = () => new Option("-n, --name <name>", "name of the plane").default("default");
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 65535)
-    throw new InvalidArgumentError("expected a whole number from 1 to 65535");
-  return n;
-}
-
-const progress = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
-
 export function clusterCommand(): Command {
-  const cluster = new Command("cluster")
-    .description("run a real local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controllers, kwok)")
-    .showHelpAfterError();
+  const cluster = new Command("cluster").description(
+    "run a real local Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controllers, kwok)",
+  );
 
   cluster
     .command("up")

@@ -3,26 +3,20 @@
  * CRDs installed in the current cluster.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join, relative, resolve, sep } from "node:path";
+import { join, resolve } from "node:path";
 import { Command } from "commander";
-import { Client } from "../client/client.ts";
-import { isNotFound } from "../client/errors.ts";
-import { crdsFromYaml, ImportError, importCrd, type LocatedCrd } from "../generate/import.ts";
-import { CustomResourceDefinition } from "../types/generated/apiextensions.v1.ts";
+import { Client } from "../../client/client.ts";
+import { isNotFound } from "../../client/errors.ts";
+import { crdsFromYaml, ImportError, importCrd, type LocatedCrd } from "../../generate/import.ts";
+import { CustomResourceDefinition } from "../../types/generated/apiextensions.v1.ts";
+import { type ClusterOptions, connection } from "../cluster-options.ts";
+import { shown } from "../output.ts";
 
-interface ImportCommandOptions {
+interface ImportCommandOptions extends ClusterOptions {
   dir?: string;
   out: string;
   fromCluster?: boolean;
-  kubeconfig?: string;
-  context?: string;
   from: string;
-}
-
-/** A path for messages: relative to the working directory when it is inside it. */
-function shown(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel === "" ? "." : rel.startsWith("..") || rel.startsWith(sep) ? path : rel;
 }
 
 /** The text of a file, or of an http(s) URL. */
@@ -55,10 +49,7 @@ async function fromFiles(sources: string[]): Promise<LocatedCrd[]> {
 }
 
 async function fromCluster(names: string[], opts: ImportCommandOptions): Promise<LocatedCrd[]> {
-  const client = await Client.connect({
-    ...(opts.kubeconfig !== undefined ? { kubeconfig: resolve(opts.kubeconfig) } : {}),
-    ...(opts.context !== undefined ? { context: opts.context } : {}),
-  });
+  const client = await Client.connect(connection(opts));
   try {
     const crds: LocatedCrd[] = [];
     for (const name of names) {
@@ -91,7 +82,6 @@ export function importCommand(): Command {
     .option("--kubeconfig <path>", "with --from-cluster: kubeconfig file (default: KUBECONFIG, else ~/.kube/config)")
     .option("--context <name>", "with --from-cluster: kubeconfig context (default: the current one)")
     .option("--from <module>", "the module the generated code imports defineResource and Type from", "converge-sdk")
-    .showHelpAfterError()
     .action(async (sources: string[], opts: ImportCommandOptions) => {
       const crds = opts.fromCluster ? await fromCluster(sources, opts) : await fromFiles(sources);
       const seen = new Map<string, string>();
