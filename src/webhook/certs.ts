@@ -290,7 +290,10 @@ export class DirectoryCertificates implements CertificateProvider {
         if (err.code === "ENOENT" && name === "ca.crt") return "";
         throw new Error(`webhook certificates: cannot read ${join(this.dir, name)}: ${err.message}`);
       });
-    const [cert, key, caBundle] = await Promise.all([file("tls.crt"), file("tls.key"), file("ca.crt")]);
-    return { cert, key, caBundle };
+    // Read together, reported in order: a missing directory names tls.crt, whichever read failed first.
+    const [cert, key, caBundle] = await Promise.allSettled([file("tls.crt"), file("tls.key"), file("ca.crt")]);
+    for (const r of [cert, key, caBundle]) if (r.status === "rejected") throw r.reason;
+    const value = (r: PromiseSettledResult<string>) => (r.status === "fulfilled" ? r.value : "");
+    return { cert: value(cert), key: value(key), caBundle: value(caBundle) };
   }
 }
