@@ -67,6 +67,8 @@ interface Run {
   failures?: string[];
   /** Extra time allowed to converge (default 90 s). */
   convergeTimeoutMs?: number;
+  /** Checks made once convergence was timed (so that their own time does not count as the peer's). */
+  verify?: () => Promise<{ notes: string[]; failures: string[] }>;
 }
 
 export interface Scenario {
@@ -384,7 +386,8 @@ export const scenarios: Scenario[] = [
         if (size.watchCutMs >= 300_000 && last > first * 1.25) failures.push("RSS grew by more than 25 %");
       }
       // Converge exposes its cache: it must equal a fresh list once the watches settle.
-      if (w.peer.name === "converge") {
+      const verify = async () => {
+        if (w.peer.name !== "converge") return { notes: [], failures: [] };
         await sleep(3_000);
         const fresh = new Map((await w.tasks()).map((t) => [t.metadata?.name ?? "", t.metadata?.resourceVersion]));
         const same = await w.until(async () => {
@@ -394,15 +397,17 @@ export const scenarios: Scenario[] = [
           const now = new Map((await w.tasks()).map((t) => [t.metadata?.name ?? "", t.metadata?.resourceVersion]));
           return cached.size === now.size && [...now].every(([k, v]) => cached.get(k) === v);
         }, 30_000);
-        if (same === undefined) failures.push(`the cache differs from a fresh list (${fresh.size} tasks)`);
-        else notes.push("cache equals a fresh list");
-      }
+        return same === undefined
+          ? { notes: [], failures: [`the cache differs from a fresh list (${fresh.size} tasks)`] }
+          : { notes: ["cache equals a fresh list"], failures: [] };
+      };
       return {
         faults: `${cuts} watch cuts, ${expired} expired, ${deleted} deletes and ${created} creates in the gaps`,
         faultStart,
         faultEnd,
         notes,
         failures,
+        verify,
       };
     },
   },
@@ -536,6 +541,7 @@ export async function judge(scenario: Scenario, w: World, size: Size, plane: Con
     return countChildren(tasks, await w.children()).lost === 0;
   };
   const at = await w.until(converged, run.convergeTimeoutMs ?? 90_000);
+  const verified = (await run.verify?.()) ?? { notes: [], failures: [] };
   // Effects still in flight when the check passed would be missed: a little settling before counting.
   await sleep(1_000);
   const tasks = await w.tasks();
@@ -551,7 +557,7 @@ export async function judge(scenario: Scenario, w: World, size: Size, plane: Con
     (n, r) => n + r.proxy.requests.filter((q) => q.at >= run.faultStart && q.at <= run.faultEnd).length,
     0,
   );
-  const failures = [...(run.failures ?? [])];
+  const failures = [...(run.failures ?? []), ...verified.failures];
   if (counted.lost > 0) failures.push(`${counted.lost} effects lost`);
   if (counted.duplicates > 0) failures.push(`${counted.duplicates} effects duplicated`);
   if (overlap.overlapMs > 0) failures.push(`leader overlap ${overlap.overlapMs} ms`);
@@ -568,7 +574,7 @@ export async function judge(scenario: Scenario, w: World, size: Size, plane: Con
     convergeS: at === undefined ? undefined : Math.max(0, (at - run.faultEnd) / 1000),
     ...(run.takeoverS !== undefined ? { takeoverS: run.takeoverS } : {}),
     requestsPerS: during / Math.max(0.001, (run.faultEnd - run.faultStart) / 1000),
-    notes: [...(run.notes ?? []), ...(restarts ? [`${restarts} replica restarts`] : [])],
+    notes: [...(run.notes ?? []), ...verified.notes, ...(restarts ? [`${restarts} replica restarts`] : [])],
     failures,
   };
 }

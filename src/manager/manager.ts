@@ -355,6 +355,9 @@ export class Manager {
     if (!(this.client instanceof Client)) return undefined;
     const transport = new Transport(this.client.transport.config, {
       connections: 1,
+      // The elector retries every retryPeriod until its renew deadline: a throttled renewal waiting out Retry-After
+      // (a second or more) would only leave it fewer tries.
+      throttledRetries: 0,
       userAgent: `${this.name} (converge; leader election)`,
     });
     transport.observe(this.metrics.transportObserver());
