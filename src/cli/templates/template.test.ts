@@ -20,7 +20,7 @@ test("a new project keeps nothing of the placeholder's names, in its files or th
       assert.doesNotMatch(path, leftover, path);
       assert.doesNotMatch(content, leftover, `${kind}: ${path}`);
     }
-    assert.match(files["src/controller.ts"] ?? "", kind === "Class" ? /\(obj\) =>/ : /\(memcached\w*\) =>/);
+    assert.match(files["src/controller.ts"] ?? "", kind === "Class" ? /\(obj, ctx\) =>/ : /\(memcached\w*, ctx\) =>/);
     assert.match(files["README.md"] ?? "", new RegExp(`^# ${name}\n`));
     assert.ok(files[`config/samples/${k.lower}.yaml`]?.startsWith("apiVersion: cache.example.com/v1\n"));
   }
