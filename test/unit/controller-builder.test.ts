@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { controller } from "../../src/controller/builder.ts";
 import { conditions, defineResource, Type } from "../../src/definition/index.ts";
 import { appsv1, corev1 } from "../../src/types/index.ts";
-import { controller } from "../../src/controller/builder.ts";
 
 const Widget = defineResource({
   group: "test.converge.dev",
