@@ -1,20 +1,25 @@
-import http, { type ClientRequest, type IncomingMessage } from "node:http";
-import https from "node:https";
 import { createSecureContext } from "node:tls";
 import type { ConnectionConfig } from "./config.ts";
 import { apiErrorFor, RequestTimeoutError } from "./errors.ts";
+import {
+  type Cancellable,
+  type Http1Head,
+  Http1Pool,
+  type Http1Response,
+  type Http1Stream,
+  requestBytes,
+} from "./http1.ts";
 import { RequestRateLimiter } from "./rate-limit.ts";
 
 /**
- * HTTP to the apiserver, written directly on node:https rather than through @kubernetes/client-node's generated
+ * HTTP to the apiserver, written directly on TLS sockets rather than through @kubernetes/client-node's generated
  * API classes: objects stay plain parsed JSON (its ObjectSerializer costs ~2.5x JSON.parse time and ~2.2x the
  * heap), connections are kept alive, and watch bodies are streamed with backpressure.
  *
- * Why HTTP/1.1 on Node's own client: measured against the apiserver on one core, a GET+PUT pair costs 0.56 ms of
- * CPU and 2.9 ms of wall time through node:https, against 0.91 ms and 4.0 ms through undici with HTTP/2 and
- * 0.61 ms and 3.3 ms through node:http2, and loading it adds 16 MB of RSS instead of 78 MB (undici) or 36 MB
- * (node:http2). The parser is Node's native llhttp; a watch holds a connection of its own, as with client-go
- * over HTTP/1.1.
+ * Why HTTP/1.1, on a client of our own (http1.ts): measured against the apiserver on one core, a GET+PUT pair
+ * costs 0.91 ms of CPU through undici with HTTP/2, 0.61 ms through node:http2, 0.56-0.58 ms through node:https,
+ * and 0.28 ms through http1.ts; loading undici adds 78 MB of RSS, node:http2 36 MB. A watch holds a connection of
+ * its own, as with client-go over HTTP/1.1.
  */
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -77,17 +82,20 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * flight is destroyed with the timeout error, which then surfaces instead of the reset that causes.
  */
 class Deadline {
-  readonly error: RequestTimeoutError | undefined;
-  private req: ClientRequest | undefined;
+  private req: Cancellable | undefined;
   private timer: NodeJS.Timeout | undefined;
   expired = false;
+  private readonly ms: number;
+  private readonly what: string;
+  private timeoutError: RequestTimeoutError | undefined;
 
   private readonly endsAt: number | undefined;
 
   constructor(ms: number, what: string) {
+    this.ms = ms;
+    this.what = what;
     if (!(ms > 0)) return;
     this.endsAt = performance.now() + ms;
-    this.error = new RequestTimeoutError(what, ms);
     this.timer = setTimeout(() => {
       this.expired = true;
       this.req?.destroy(this.error);
@@ -95,12 +103,18 @@ class Deadline {
     this.timer.unref();
   }
 
+  /** The timeout error, made only when the deadline passed: an Error's stack trace costs more than the request. */
+  get error(): RequestTimeoutError {
+    this.timeoutError ??= new RequestTimeoutError(this.what, this.ms);
+    return this.timeoutError;
+  }
+
   /** Whether `ms` from now is still before the deadline (with a second to spare for the request itself). */
   allows(ms: number): boolean {
     return this.endsAt === undefined || performance.now() + ms + 1_000 < this.endsAt;
   }
 
-  track(req: ClientRequest): void {
+  track(req: Cancellable): void {
     this.req = req;
     if (this.expired) req.destroy(this.error);
   }
@@ -137,17 +151,13 @@ export function buildPath(path: string, query?: Query): string {
 
 export class Transport {
   readonly config: ConnectionConfig;
-  private readonly requests: http.Agent;
-  private readonly watches: http.Agent;
-  private readonly module: typeof http | typeof https;
-  private readonly hostname: string;
-  private readonly port: string;
+  private readonly requests: Http1Pool;
+  private readonly watches: Http1Pool;
   private readonly prefix: string;
   private readonly host: string;
   private readonly observers: TransportObserver[] = [];
   private readonly userAgent: string;
   private readonly requestTimeoutMs: number;
-  private readonly connectTimeoutMs: number;
   private readonly throttledRetries: number;
   private readonly limiter: RequestRateLimiter | undefined;
 
@@ -156,36 +166,37 @@ export class Transport {
     const url = new URL(config.server);
     this.prefix = url.pathname.replace(/\/+$/, "");
     this.host = url.host;
-    this.hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    this.port = url.port;
     if (options.observer) this.observers.push(options.observer);
     this.userAgent = options.userAgent ?? "converge";
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.throttledRetries = options.throttledRetries ?? 3;
     if (options.qps !== undefined) {
       this.limiter = new RequestRateLimiter(options.qps, options.burst ?? Math.max(1, Math.ceil(options.qps)));
     }
     const secure = url.protocol === "https:";
-    this.module = secure ? https : http;
-    // One secure context for every connection: given the PEMs, each TLS handshake would parse them again, and
-    // https.Agent would key its pool by their full text on every request.
-    const tls = secure
-      ? {
-          secureContext: createSecureContext({
-            ...(config.tls.ca ? { ca: config.tls.ca } : {}),
-            ...(config.tls.cert ? { cert: config.tls.cert } : {}),
-            ...(config.tls.key ? { key: config.tls.key } : {}),
-          }),
-          ...(config.tls.servername ? { servername: config.tls.servername } : {}),
-          rejectUnauthorized: config.tls.rejectUnauthorized ?? true,
-        }
-      : {};
-    const Agent = secure ? https.Agent : http.Agent;
-    this.requests = new Agent({ keepAlive: true, maxSockets: options.connections ?? 32, ...tls });
+    // One secure context for every connection: given the PEMs, each TLS handshake would parse them again.
+    const target = {
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(url.port || (secure ? 443 : 80)),
+      ...(secure
+        ? {
+            tls: {
+              secureContext: createSecureContext({
+                ...(config.tls.ca ? { ca: config.tls.ca } : {}),
+                ...(config.tls.cert ? { cert: config.tls.cert } : {}),
+                ...(config.tls.key ? { key: config.tls.key } : {}),
+              }),
+              ...(config.tls.servername ? { servername: config.tls.servername } : {}),
+              rejectUnauthorized: config.tls.rejectUnauthorized ?? true,
+            },
+          }
+        : {}),
+    };
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.requests = new Http1Pool(target, { maxConnections: options.connections ?? 32, connectTimeoutMs });
     // A watch holds its connection for minutes, so watches must never queue behind each other or behind
-    // ordinary requests: they get an agent of their own without a socket limit.
-    this.watches = new Agent({ keepAlive: true, ...tls });
+    // ordinary requests: they get a pool of their own without a connection limit.
+    this.watches = new Http1Pool(target, { connectTimeoutMs });
   }
 
   private async headers(spec: RequestSpec, refresh: boolean, body?: string): Promise<Record<string, string>> {
@@ -200,65 +211,27 @@ export class Transport {
   }
 
   /**
-   * Sends one request and resolves with its response (headers read, body not yet).
+   * Sends one request and reads its response.
    *
    * A kept-alive connection the server closed while it sat idle fails with ECONNRESET; so does one the server
-   * reset after it had read (and perhaps committed) the request. Node cannot tell the two apart: `bytesWritten`
-   * only says the bytes reached the local socket, not that the apiserver did not act on them, and the error comes
-   * the same way in both cases. So only reads (GET, HEAD: nothing to apply twice) are sent again, once, on a new
-   * connection; a write fails with the error, because a POST sent twice creates a second `generateName` object and
-   * a JSON patch sent twice applies twice. The caller decides (the work queue retries the reconcile, which reads
-   * the current state first).
+   * reset after it had read (and perhaps committed) the request. Nothing tells the two apart (bytes written reached
+   * the local socket, not necessarily the apiserver, and the error comes the same way in both cases). So only
+   * reads (GET, HEAD: nothing to apply twice) are sent again, once, on a new connection; a write fails with the
+   * error, because a POST sent twice creates a second `generateName` object and a JSON patch sent twice applies
+   * twice. The caller decides (the work queue retries the reconcile, which reads the current state first).
    */
   private send(
-    agent: http.Agent,
     method: string,
     path: string,
     headers: Record<string, string>,
     body: string | undefined,
     signal: AbortSignal | undefined,
     deadline: Deadline,
-    retried = false,
-  ): Promise<IncomingMessage> {
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.module.request({
-        agent,
-        hostname: this.hostname,
-        port: this.port,
-        method,
-        path,
-        headers,
-        ...(signal ? { signal } : {}),
-      });
-      deadline.track(req);
-      if (this.connectTimeoutMs > 0) this.limitConnect(req, method, path);
-      req.once("response", resolve);
-      req.once("error", (err: NodeJS.ErrnoException) => {
-        const safe = method === "GET" || method === "HEAD";
-        if (deadline.expired) reject(deadline.error);
-        else if (safe && !retried && req.reusedSocket && err.code === "ECONNRESET" && !signal?.aborted) {
-          this.send(agent, method, path, headers, body, signal, deadline, true).then(resolve, reject);
-        } else reject(err);
-      });
-      req.end(body);
-    });
-  }
-
-  /** A connection that does not connect in time (a black-holed address, a TLS handshake that hangs) fails. */
-  private limitConnect(req: ClientRequest, method: string, path: string): void {
-    req.once("socket", (socket) => {
-      if (!socket.connecting) return;
-      const ms = this.connectTimeoutMs;
-      const timer = setTimeout(() => {
-        const err = Object.assign(new Error(`${method} ${path}: could not connect within ${ms} ms`), {
-          code: "ETIMEDOUT",
-        });
-        req.destroy(err);
-      }, ms);
-      timer.unref();
-      // A TLS connection is up once its handshake is done, not at the TCP connect.
-      socket.once(this.module === https ? "secureConnect" : "connect", () => clearTimeout(timer));
-      socket.once("close", () => clearTimeout(timer));
+  ): Promise<Http1Response> {
+    return this.requests.request(method, path, requestBytes(method, path, this.host, headers, body), {
+      signal,
+      track: (r) => deadline.track(r),
+      idempotent: method === "GET" || method === "HEAD",
     });
   }
 
@@ -271,42 +244,30 @@ export class Transport {
     if (this.limiter) await this.limiter.wait(spec.signal);
     const started = performance.now();
     const deadline = new Deadline(spec.timeoutMs ?? this.requestTimeoutMs, `${spec.method} ${spec.path}`);
-    let res: IncomingMessage;
-    let text: string;
+    let res: Http1Response;
     try {
       const sendOnce = async (refresh: boolean) =>
-        this.send(
-          this.requests,
-          spec.method,
-          path,
-          await this.headers(spec, refresh, body),
-          body,
-          spec.signal,
-          deadline,
-        );
+        this.send(spec.method, path, await this.headers(spec, refresh, body), body, spec.signal, deadline);
       res = await sendOnce(false);
-      if (res.statusCode === 401) {
+      if (res.status === 401) {
         // An expired exec-plugin or rotated service-account token: refresh once and try again.
-        res.resume();
         res = await sendOnce(true);
       }
       for (let retry = 0; retry < this.throttledRetries; retry++) {
         const waitMs = this.throttleWaitMs(spec.method, res, deadline);
         if (waitMs === undefined) break;
-        res.resume();
-        this.report(spec.method, res.statusCode ?? 0, started);
+        this.report(spec.method, res.status, started);
         await abortableSleep(waitMs, spec.signal);
         res = await sendOnce(false);
       }
-      text = await readText(res);
     } catch (err) {
       throw deadline.expired ? deadline.error : abortReason(spec.signal, err);
     } finally {
       deadline.clear();
     }
-    const code = res.statusCode ?? 0;
+    const code = res.status;
     this.report(spec.method, code, started);
-    const parsed = parseBody(text, res.headers["content-type"]);
+    const parsed = parseBody(res.body, res.headers["content-type"]);
     if (code < 200 || code > 299) {
       throw apiErrorFor(code, parsed, `${spec.method} ${spec.path}`, { retryAfter: res.headers["retry-after"] });
     }
@@ -319,8 +280,8 @@ export class Transport {
    * with Retry-After to a read; undefined when there is none, or it would not fit before the deadline. Up to 10%
    * longer than asked, so that the clients throttled together do not all come back in the same instant.
    */
-  private throttleWaitMs(method: string, res: IncomingMessage, deadline: Deadline): number | undefined {
-    const code = res.statusCode ?? 0;
+  private throttleWaitMs(method: string, res: Http1Head, deadline: Deadline): number | undefined {
+    const code = res.status;
     if (code !== 429 && !(code >= 500 && (method === "GET" || method === "HEAD"))) return undefined;
     const header = res.headers["retry-after"];
     const seconds = header === undefined ? Number.NaN : Number(header);
@@ -340,21 +301,27 @@ export class Transport {
     const started = performance.now();
     // The apiserver sends a watch's response head at once: waiting longer for it means a hung connection.
     const deadline = new Deadline(spec.timeoutMs ?? this.requestTimeoutMs, `WATCH ${spec.path}`);
-    let res: IncomingMessage;
+    let res: Http1Stream;
+    const open = async (refresh: boolean) =>
+      this.watches.stream(
+        "GET",
+        path,
+        requestBytes("GET", path, this.host, await this.headers({ ...spec, method: "GET" }, refresh), undefined),
+        { signal: spec.signal, track: (r) => deadline.track(r), idempotent: true },
+      );
     try {
-      const headers = await this.headers({ ...spec, method: "GET" }, false);
-      res = await this.send(this.watches, "GET", path, headers, undefined, spec.signal, deadline);
-      if (res.statusCode === 401) {
+      res = await open(false);
+      if (res.status === 401) {
         // As for ordinary requests: an expired token is refreshed once, and the watch opened again.
-        res.resume();
-        const fresh = await this.headers({ ...spec, method: "GET" }, true);
-        res = await this.send(this.watches, "GET", path, fresh, undefined, spec.signal, deadline);
+        res.close();
+        res = await open(true);
       }
-      const code = res.statusCode ?? 0;
+      const code = res.status;
       this.report("WATCH", code, started);
       if (code < 200 || code > 299) {
-        const text = await readText(res);
-        throw apiErrorFor(code, parseBody(text, res.headers["content-type"]), `WATCH ${spec.path}`);
+        const chunks: Buffer[] = [];
+        for await (const c of res.body) chunks.push(c);
+        throw apiErrorFor(code, parseBody(Buffer.concat(chunks), res.headers["content-type"]), `WATCH ${spec.path}`);
       }
     } catch (err) {
       throw deadline.expired ? deadline.error : abortReason(spec.signal, err);
@@ -363,7 +330,7 @@ export class Transport {
     }
     const pending: Buffer[] = [];
     try {
-      for await (const chunk of res as AsyncIterable<Buffer>) {
+      for await (const chunk of res.body) {
         let start = 0;
         let nl = chunk.indexOf(10);
         while (nl >= 0) {
@@ -379,7 +346,7 @@ export class Transport {
       throw abortReason(spec.signal, err);
     } finally {
       // A watch left early (an abort, a consumer that stopped) must not hand a half-read connection back.
-      if (!res.complete) res.destroy();
+      if (!res.complete) res.close();
     }
   }
 
@@ -395,8 +362,8 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    this.requests.destroy();
-    this.watches.destroy();
+    this.requests.close();
+    this.watches.close();
   }
 }
 
@@ -405,24 +372,9 @@ function abortReason(signal: AbortSignal | undefined, err: unknown): unknown {
   return signal?.aborted ? signal.reason : err;
 }
 
-/** The whole body as text; a response cut short (a reset, an abort) rejects. */
-function readText(res: IncomingMessage): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on("data", (c: Buffer) => chunks.push(c));
-    res.once("end", () =>
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8")),
-    );
-    res.once("error", reject);
-    res.once("close", () => {
-      if (!res.complete) reject(Object.assign(new Error("the response was cut short"), { code: "ECONNRESET" }));
-    });
-  });
-}
-
 /** JSON when the server says so; plain text otherwise (proxies and some errors answer text/plain). */
-function parseBody(text: string, contentType: string | string[] | undefined): unknown {
-  const ct = (Array.isArray(contentType) ? contentType[0] : contentType) ?? "";
-  if (!text || !ct.includes("json")) return text;
+function parseBody(body: Buffer, contentType: string | undefined): unknown {
+  const text = body.toString("utf8");
+  if (!text || !(contentType ?? "").includes("json")) return text;
   return JSON.parse(text);
 }
