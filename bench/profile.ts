@@ -113,7 +113,9 @@ async function main(): Promise<void> {
       const parents = new Map<number, number>();
       for (const n of profile.nodes) for (const c of n.children ?? []) parents.set(c, n.id);
       const selfUs = new Map<number, number>();
-      profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+      profile.samples.forEach((id, i) => {
+        selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+      });
       for (const [id, us] of selfUs) {
         const node = nodes.get(id);
         if (!node) continue;

@@ -1,6 +1,7 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { TransportObserver } from "../client/transport.ts";
 import type { QueueObserver } from "../queue/observer.ts";
+import { BoundCounter, BoundHistogram } from "./bound-metrics.ts";
 
 /**
  * Prometheus metrics under controller-runtime's names and labels, so that dashboards and alerts written for Go
@@ -9,34 +10,33 @@ import type { QueueObserver } from "../queue/observer.ts";
  */
 export class OperatorMetrics {
   readonly registry = new Registry();
-  private readonly reconcileTotal: Counter<"controller" | "result">;
+  private readonly reconcileTotal: BoundCounter;
   private readonly reconcileErrors: Counter<"controller">;
   private readonly terminalErrors: Counter<"controller">;
   private readonly panics: Counter<"controller">;
   private readonly timeouts: Counter<"controller">;
-  private readonly reconcileTime: Histogram<"controller">;
+  private readonly reconcileTime: BoundHistogram;
   private readonly maxConcurrent: Gauge<"controller">;
-  private readonly activeWorkers: Gauge<"controller">;
-  private readonly depth: Gauge<"name" | "controller">;
-  private readonly adds: Counter<"name" | "controller">;
-  private readonly retries: Counter<"name" | "controller">;
-  private readonly queueDuration: Histogram<"name" | "controller">;
-  private readonly workDuration: Histogram<"name" | "controller">;
+  private readonly adds: BoundCounter;
+  private readonly retries: BoundCounter;
+  private readonly queueDuration: BoundHistogram;
+  private readonly workDuration: BoundHistogram;
   private readonly unfinished: Gauge<"name" | "controller">;
   private readonly longest: Gauge<"name" | "controller">;
-  private readonly requests: Counter<"code" | "method" | "host">;
-  private readonly requestDuration: Histogram<"verb" | "host">;
+  private readonly requests: BoundCounter;
+  private readonly requestDuration: BoundHistogram;
   readonly leaderStatus: Gauge<"name">;
   private readonly waitingSources = new Map<string, () => number>();
   private readonly queues = new Map<string, { unfinished: () => number; longest: () => number }>();
+  /** Depth and busy workers of each controller's queue, as last reported: read at every scrape. */
+  private readonly queueState = new Map<string, { depth: number; active: number }>();
 
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.reconcileTotal = new Counter({
+    this.reconcileTotal = new BoundCounter({
       name: "controller_runtime_reconcile_total",
       help: "Total number of reconciliations per controller",
-      labelNames: ["controller", "result"],
       registers,
     });
     this.reconcileErrors = new Counter({
@@ -63,10 +63,9 @@ export class OperatorMetrics {
       labelNames: ["controller"],
       registers,
     });
-    this.reconcileTime = new Histogram({
+    this.reconcileTime = new BoundHistogram({
       name: "controller_runtime_reconcile_time_seconds",
       help: "Length of time per reconciliation per controller",
-      labelNames: ["controller"],
       buckets: [
         0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5,
         1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
@@ -79,43 +78,46 @@ export class OperatorMetrics {
       labelNames: ["controller"],
       registers,
     });
+    const state = this.queueState;
     this.activeWorkers = new Gauge({
       name: "controller_runtime_active_workers",
       help: "Number of currently used workers per controller",
       labelNames: ["controller"],
       registers,
+      collect() {
+        for (const [controller, s] of state) this.set({ controller }, s.active);
+      },
     });
     const queueLabels = ["name", "controller"] as const;
     const durationBuckets = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000];
-    this.depth = new Gauge({
+    new Gauge({
       name: "workqueue_depth",
       help: "Current depth of workqueue",
       labelNames: queueLabels,
       registers,
+      collect() {
+        for (const [name, s] of state) this.set({ name, controller: name }, s.depth);
+      },
     });
-    this.adds = new Counter({
+    this.adds = new BoundCounter({
       name: "workqueue_adds_total",
       help: "Total number of adds handled by workqueue",
-      labelNames: queueLabels,
       registers,
     });
-    this.retries = new Counter({
+    this.retries = new BoundCounter({
       name: "workqueue_retries_total",
       help: "Total number of retries handled by workqueue",
-      labelNames: queueLabels,
       registers,
     });
-    this.queueDuration = new Histogram({
+    this.queueDuration = new BoundHistogram({
       name: "workqueue_queue_duration_seconds",
       help: "How long in seconds an item stays in workqueue before being requested",
-      labelNames: queueLabels,
       buckets: durationBuckets,
       registers,
     });
-    this.workDuration = new Histogram({
+    this.workDuration = new BoundHistogram({
       name: "workqueue_work_duration_seconds",
       help: "How long in seconds processing an item from workqueue takes",
-      labelNames: queueLabels,
       buckets: durationBuckets,
       registers,
     });
@@ -138,16 +140,14 @@ export class OperatorMetrics {
         for (const [name, q] of queues) this.set({ name, controller: name }, q.longest());
       },
     });
-    this.requests = new Counter({
+    this.requests = new BoundCounter({
       name: "rest_client_requests_total",
       help: "Number of HTTP requests, partitioned by status code, method, and host",
-      labelNames: ["code", "method", "host"],
       registers,
     });
-    this.requestDuration = new Histogram({
+    this.requestDuration = new BoundHistogram({
       name: "rest_client_request_duration_seconds",
       help: "Request latency in seconds, broken down by verb and host",
-      labelNames: ["verb", "host"],
       buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
       registers,
     });
@@ -176,16 +176,13 @@ export class OperatorMetrics {
     queue: () => { unfinished: () => number; longest: () => number } | undefined,
   ): QueueObserver {
     this.maxConcurrent.set({ controller }, maxConcurrency);
-    this.activeWorkers.set({ controller }, 0);
-    this.reconcileTotal.inc({ controller, result: "success" }, 0);
+    const state = { depth: 0, active: 0 };
+    this.queueState.set(controller, state);
     this.reconcileErrors.inc({ controller }, 0);
     this.terminalErrors.inc({ controller }, 0);
     this.panics.inc({ controller }, 0);
     this.timeouts.inc({ controller }, 0);
     const labels = { name: controller, controller };
-    this.depth.set(labels, 0);
-    this.adds.inc(labels, 0);
-    this.retries.inc(labels, 0);
     // Resolved lazily: the queue is created after its observer.
     let registered = false;
     const register = () => {
@@ -196,17 +193,13 @@ export class OperatorMetrics {
         registered = true;
       }
     };
-    // Children bound to their labels once: prom-client hashes the label object on every unbound call, which showed
-    // in profiles at thousands of reconciles per second.
     const adds = this.adds.labels(labels);
-    const depth = this.depth.labels(labels);
     const retries = this.retries.labels(labels);
     const queued = this.queueDuration.labels(labels);
     const work = this.workDuration.labels(labels);
-    const active = this.activeWorkers.labels({ controller });
     const reconcileTime = this.reconcileTime.labels({ controller });
-    const results = new Map<string, Counter.Internal>();
-    const result = (r: string): Counter.Internal => {
+    const results = new Map<string, { inc(): void }>();
+    const result = (r: string): { inc(): void } => {
       let child = results.get(r);
       if (!child) {
         child = this.reconcileTotal.labels({ controller, result: r });
@@ -214,15 +207,20 @@ export class OperatorMetrics {
       }
       return child;
     };
+    result("success");
     return {
       added: () => {
         register();
         adds.inc();
       },
-      depth: (n) => depth.set(n),
+      depth: (n) => {
+        state.depth = n;
+      },
       retried: () => retries.inc(),
       queued: (_key, seconds) => queued.observe(seconds),
-      activeWorkers: (n) => active.set(n),
+      activeWorkers: (n) => {
+        state.active = n;
+      },
       finished: (_key, outcome, seconds, detail) => {
         result(outcome).inc();
         reconcileTime.observe(seconds);
@@ -245,8 +243,8 @@ export class OperatorMetrics {
   }
 
   transportObserver(): TransportObserver {
-    const requests = new Map<string, Counter.Internal>();
-    const durations = new Map<string, Histogram.Internal<string>>();
+    const requests = new Map<string, { inc(): void }>();
+    const durations = new Map<string, { observe(v: number): void }>();
     return {
       request: ({ method, code, seconds, host }) => {
         const key = `${code} ${method} ${host}`;
