@@ -79,7 +79,7 @@ export class OperatorMetrics {
       registers,
     });
     const state = this.queueState;
-    this.activeWorkers = new Gauge({
+    new Gauge({
       name: "controller_runtime_active_workers",
       help: "Number of currently used workers per controller",
       labelNames: ["controller"],
