@@ -14,7 +14,7 @@ export interface InformerScope {
 
 export interface CacheOptions {
   /** Defaults for every informer (timeouts, backoff, page size, transform). */
-  informerDefaults?: Omit<InformerOptions<KubeObject>, keyof InformerScope | "indexes">;
+  informerDefaults?: Omit<InformerOptions<KubeObject>, keyof InformerScope | "indexes" | "lazyIndexes">;
   /** Make reads reflect this client's writes at once (default true). */
   readYourWrites?: boolean;
   /** How long a remembered write may wait for its watch event before it is dropped (default 30 s). */
@@ -114,7 +114,9 @@ export class Cache {
         ...(this.options.informerDefaults as Omit<InformerOptions<T>, keyof InformerScope>),
         ...scope,
         transform: transform as unknown as (obj: T) => T,
-        indexes: builtinIndexes,
+        // Reads by namespace are in every reconcile; lookups by owner are rare, and their index is built on the first.
+        indexes: { namespace: builtinIndexes.namespace },
+        lazyIndexes: { owner: builtinIndexes.owner, controller: builtinIndexes.controller },
         ...(this.options.log ? { log: this.options.log } : {}),
       });
       s = new SharedInformer(informer, scope);
@@ -253,7 +255,14 @@ export class Cache {
         notOlder(remembered?.resourceVersion, rv)
       )
         continue;
-      const stored = object ? (i.options.metadataOnly ? metadataOnly(object) : stripManagedFields(object)) : undefined;
+      // A copy: the write's answer also goes back to its caller, whose object must not change under it.
+      const stored = object
+        ? i.options.metadataOnly
+          ? metadataOnly(object)
+          : object.metadata?.managedFields
+            ? { ...object, metadata: { ...object.metadata, managedFields: undefined } }
+            : object
+        : undefined;
       s.overlay.set(id, {
         object: stored,
         resourceVersion: rv,

@@ -64,14 +64,19 @@ export interface InformerOptions<T extends KubeObject> {
   /** Replay every cached object as an update this often (default: never). */
   resyncMs?: number;
   indexes?: Record<string, IndexFunc<T>>;
+  /** Indexes built the first time a lookup uses them (until then they cost nothing per object). */
+  lazyIndexes?: Record<string, IndexFunc<T>>;
   log?: InformerLog;
 }
 
-/** Strips managedFields (the default transform). */
+/**
+ * Strips managedFields (the default transform), in place: the object was just parsed and belongs to the cache, and
+ * copying it and its metadata for every event cost more than the rest of the informer. The field is set to
+ * undefined rather than deleted, which would turn the metadata into a slower dictionary object.
+ */
 export function stripManagedFields<T extends KubeObject>(obj: T): T {
-  if (!obj.metadata?.managedFields) return obj;
-  const { managedFields: _dropped, ...metadata } = obj.metadata;
-  return { ...obj, metadata };
+  if (obj.metadata?.managedFields) obj.metadata.managedFields = undefined;
+  return obj;
 }
 
 class StalledWatchError extends Error {}
@@ -118,6 +123,7 @@ export class Informer<T extends KubeObject> {
     this.options = options;
     this.transform = options.transform ?? stripManagedFields;
     for (const [name, fn] of Object.entries(options.indexes ?? {})) this.store.addIndex(name, fn);
+    for (const [name, fn] of Object.entries(options.lazyIndexes ?? {})) this.store.addLazyIndex(name, fn);
   }
 
   get hasSynced(): boolean {
@@ -427,7 +433,8 @@ export class Informer<T extends KubeObject> {
     this.abort = controller;
     let stalled = false;
     const timeoutMs = this.inactivityTimeoutMs();
-    let timer = setTimeout(onStall, timeoutMs);
+    // One timer, pushed back at each event with refresh() (no new timer per event: they come by the thousand).
+    const timer = setTimeout(onStall, timeoutMs);
     function onStall() {
       stalled = true;
       controller.abort();
@@ -443,8 +450,7 @@ export class Informer<T extends KubeObject> {
         ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
       });
       for await (const event of events) {
-        clearTimeout(timer);
-        timer = setTimeout(onStall, timeoutMs);
+        timer.refresh();
         this.apply(event);
         this.failingSinceMs = undefined;
       }

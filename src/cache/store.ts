@@ -26,6 +26,8 @@ export class Store<T extends KubeObject> {
   private readonly items = new Map<string, T>();
   private readonly indexers = new Map<string, IndexFunc<T>>();
   private readonly indexes = new Map<string, Map<string, Set<string>>>();
+  /** Indexes made on first use: most operators never ask for most built-in ones, which cost memory per object. */
+  private readonly lazy = new Map<string, IndexFunc<T>>();
 
   get size(): number {
     return this.items.size;
@@ -40,8 +42,14 @@ export class Store<T extends KubeObject> {
     for (const [key, obj] of this.items) addTo(index, fn(obj), key);
   }
 
+  /** Adds an index that is built the first time it is used. */
+  addLazyIndex(name: string, fn: IndexFunc<T>): void {
+    if (this.indexers.has(name) || this.lazy.has(name)) throw new Error(`index "${name}" already exists`);
+    this.lazy.set(name, fn);
+  }
+
   hasIndex(name: string): boolean {
-    return this.indexers.has(name);
+    return this.indexers.has(name) || this.lazy.has(name);
   }
 
   get(key: string): T | undefined {
@@ -62,8 +70,14 @@ export class Store<T extends KubeObject> {
     this.items.set(key, obj);
     for (const [name, fn] of this.indexers) {
       const index = this.indexes.get(name) as Map<string, Set<string>>;
-      if (old) removeFrom(index, fn(old), key);
-      addTo(index, fn(obj), key);
+      const values = fn(obj);
+      if (old) {
+        // An update rarely moves an object in an index (same namespace, same owners): nothing to do then.
+        const before = fn(old);
+        if (sameValues(before, values)) continue;
+        removeFrom(index, before, key);
+      }
+      addTo(index, values, key);
     }
     return old;
   }
@@ -79,11 +93,16 @@ export class Store<T extends KubeObject> {
 
   /** The values `obj` is indexed under in index `name` (custom indexes included), e.g. to filter by an index. */
   indexValues(name: string, obj: T): readonly string[] {
-    return this.indexers.get(name)?.(obj) ?? [];
+    return (this.indexers.get(name) ?? this.lazy.get(name))?.(obj) ?? [];
   }
 
   /** Objects whose index `name` includes `value`. */
   byIndex(name: string, value: string): T[] {
+    const lazy = this.lazy.get(name);
+    if (lazy) {
+      this.lazy.delete(name);
+      this.addIndex(name, lazy);
+    }
     const index = this.indexes.get(name);
     if (!index) throw new Error(`no index "${name}"; add it before the informer starts`);
     const keys = index.get(value);
@@ -95,6 +114,12 @@ export class Store<T extends KubeObject> {
     }
     return out;
   }
+}
+
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function addTo(index: Map<string, Set<string>>, values: readonly string[], key: string): void {

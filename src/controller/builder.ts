@@ -203,11 +203,21 @@ export class ControllerBuilder<
     const type = this.requirePrimary("reconcileKey").type as ResourceType<T>;
     return this.define(() => ({
       reconcile: (request, run) => {
-        const cache = run.base.cache;
+        const base = run.base;
         return fn(request, {
-          ...run.base,
+          request: base.request,
+          client: base.client,
+          cache: base.cache,
+          metrics: base.metrics,
+          signal: base.signal,
+          get log() {
+            return base.log;
+          },
+          get reconcileId() {
+            return base.reconcileId;
+          },
           get object() {
-            return cache.get(type, request);
+            return base.cache.get(type, request);
           },
         });
       },

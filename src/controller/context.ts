@@ -100,13 +100,9 @@ export interface ObjectContext<
   event(type: "Normal" | "Warning", reason: string, message: string, options?: EventOptions): void;
 }
 
-/** What the runtime hands the context builder. */
+/** What the runtime hands the context builder, besides the reconcile's base context. */
 export interface ContextDeps {
-  client: KubeClient;
-  cache: Cache;
   events: EventRecorder;
-  log: Logger;
-  metrics: Registry;
   /** The controller's name: field manager of the children it applies. */
   controller: string;
 }
@@ -191,7 +187,18 @@ export function objectContext<T extends KubeObject, O extends ResourceType, N ex
     if (written?.metadata?.uid === current.metadata.uid) current = asLive(written) as Live<T, N>;
   };
   return {
-    ...base,
+    // The base's own properties one by one: spreading it would call its lazy getters (the logger, the id).
+    request: base.request,
+    client: base.client,
+    cache: base.cache,
+    metrics: base.metrics,
+    signal: base.signal,
+    get log() {
+      return base.log;
+    },
+    get reconcileId() {
+      return base.reconcileId;
+    },
     get object() {
       return current;
     },
