@@ -317,7 +317,7 @@ export function markdownReport(report: BenchReport, charts: { latency?: string; 
     "",
     ...headerLines(report).map((l) => (l ? `- ${l}` : l)),
     `Sizes ${o.sizes.join(", ")}; workloads ${o.workloads.join(", ")}; workers ${o.workers.join(", ")}` +
-      `${o.bestWorkers ? ` (and Converge at ${o.bestWorkers})` : ""}; W3 rates ${o.churnRates.join(", ")}/s for ` +
+      `${o.bestWorkers ? ` (and every peer at Converge's best, ${o.bestWorkers})` : ""}; W3 rates ${o.churnRates.join(", ")}/s for ` +
       `${o.churnSeconds} s each; W4 resync ${o.resyncSeconds} s, window ${o.idleSeconds} s. ` +
       `${report.seconds.toFixed(0)} s in all. How each figure is measured: bench/README.md.`,
     "",

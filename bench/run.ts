@@ -33,7 +33,7 @@ Options:
   --workloads <list>      any of w1,w2,w3,w4,w5 (default all)
   --peers <list>          any of converge,controller-runtime,kopf,client-node (default all)
   --workers <list>        concurrency of every peer (default 1,4)
-  --best <n>              also run Converge alone at this concurrency, 0 for none (default 16)
+  --best <n>              also run every peer at this concurrency (Converge's best), 0 for none (default 16)
   --limit-workers <n>     the limit's goroutines (default: the highest concurrency run)
   --churn-rates <list>    W3's update rates per second (default 10,50,100,200)
   --churn-seconds <s>     W3's time per rate (default 15)
@@ -303,8 +303,9 @@ async function runSize(
 
     const configs: Array<[string, number]> = [];
     for (const w of opts.workers) for (const p of opts.peers) if (prepared.peers.has(p)) configs.push([p, w]);
-    if (opts.best > 0 && prepared.peers.has("converge") && !opts.workers.includes(opts.best)) {
-      configs.push(["converge", opts.best]);
+    // Converge's best setting, and every other peer beside it there: no ratio without its counterpart.
+    if (opts.best > 0 && !opts.workers.includes(opts.best)) {
+      for (const p of opts.peers) if (prepared.peers.has(p)) configs.push([p, opts.best]);
     }
     for (const [name, workers] of configs) {
       log(`-- N = ${n}: ${name} ×${workers}`);
