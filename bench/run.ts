@@ -43,7 +43,7 @@ Options:
   --out <dir>             where the report goes (default bench/results)
   --no-pin                do not pin the apiserver and the operator to different CPUs
   --peers-module <file>   a module exporting preparePeers() (default bench/peers/index.ts)
-  --cpu-prof <dir>        write V8 CPU profiles of the Converge peer's processes into <dir>
+  --cpu-prof <dir>        write CPU profiles of the Converge peer (V8) and the controller-runtime peer (pprof) into <dir>
   --require-peers         exit 1 when a peer cannot be prepared or a workload fails (for tests)
   --help                  this text
 `;
@@ -227,9 +227,12 @@ async function preparePeers(opts: Options): Promise<Prepared> {
         prepared.info.push({ name, description: name, settings: [], unavailable: "preparePeers() did not return it" });
         continue;
       }
+      // The Go peer writes a pprof CPU profile beside Converge's V8 ones, for the same breakdown.
+      const env =
+        opts.cpuProf && name === "controller-runtime" ? { ...p.env, BENCH_CPU_PROFILE_DIR: opts.cpuProf } : p.env;
       prepared.peers.set(name, {
         name,
-        command: { command: p.command, args: p.args, ...(p.env ? { env: p.env } : {}) },
+        command: { command: p.command, args: p.args, ...(env ? { env } : {}) },
       });
       prepared.info.push({ name, description: p.description, settings: p.settings });
     }

@@ -2,13 +2,16 @@
 // a scheme, a manager whose cache is scoped to one namespace, and one controller that owns ConfigMaps.
 //
 // Environment: KUBECONFIG, BENCH_NAMESPACE, BENCH_WORKERS (MaxConcurrentReconciles) and, optionally,
-// BENCH_RESYNC_SECONDS (the cache's SyncPeriod).
+// BENCH_RESYNC_SECONDS (the cache's SyncPeriod) and BENCH_CPU_PROFILE_DIR (a pprof CPU profile of the run,
+// written there when it stops: `npm run bench -- --cpu-prof <dir>`).
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -170,6 +173,17 @@ func main() {
 
 func run() error {
 	ctrl.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel), zap.WriteTo(os.Stderr)))
+	if dir := os.Getenv("BENCH_CPU_PROFILE_DIR"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("controller-runtime-%d.pprof", os.Getpid())))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	namespace := os.Getenv("BENCH_NAMESPACE")
 	if namespace == "" {
