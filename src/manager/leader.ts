@@ -229,6 +229,26 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
     const key = { namespace: this.opts.namespace, name: this.opts.name };
+    // A leader renews on the lease it last wrote, in one request, as client-go does: under throttling or errors,
+    // each attempt then has one request to get through rather than two. If that fails (the lease moved on, or the
+    // request did), the attempt goes on the slow way: read, then write.
+    const last = this.observed?.lease;
+    if (this.leading && last?.spec?.holderIdentity === this.opts.identity && !signal.aborted) {
+      try {
+        const sentAt = this.clock.monotonic();
+        const updated = await this.client.update(
+          coordinationv1.Lease,
+          { ...last, spec: this.spec(last.spec) },
+          {
+            signal,
+          },
+        );
+        this.observe(updated);
+        return { outcome: "ok", sentAt };
+      } catch {
+        if (signal.aborted) return { outcome: "failed" };
+      }
+    }
     let lease: coordinationv1.Lease;
     try {
       lease = await this.client.get(coordinationv1.Lease, key, { signal });
