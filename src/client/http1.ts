@@ -412,14 +412,7 @@ export class Http1Pool {
           notify();
         },
       };
-      if (options.signal?.aborted) {
-        connection.destroy(abortError(options.signal));
-        reject(abortError(options.signal));
-        return;
-      }
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      options.track?.(connection);
-      connection.send(bytes, exchange);
+      start(connection, bytes, exchange, options, onAbort, reject);
     });
   }
 
@@ -454,14 +447,7 @@ export class Http1Pool {
           reject(head ? resetError("the response was cut short") : err);
         },
       };
-      if (options.signal?.aborted) {
-        connection.destroy(abortError(options.signal));
-        reject(abortError(options.signal));
-        return;
-      }
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      options.track?.(connection);
-      connection.send(bytes, exchange);
+      start(connection, bytes, exchange, options, onAbort, reject);
     });
   }
 
@@ -505,6 +491,25 @@ export class Http1Pool {
     if (next) next.take(c);
     else this.idle.push(c);
   }
+}
+
+/** Sends an exchange's request, unless its signal is already aborted; an abort later ends the connection. */
+function start(
+  connection: Connection,
+  bytes: string,
+  exchange: Exchange,
+  options: Http1RequestOptions,
+  onAbort: () => void,
+  reject: (err: Error) => void,
+): void {
+  if (options.signal?.aborted) {
+    connection.destroy(abortError(options.signal));
+    reject(abortError(options.signal));
+    return;
+  }
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  options.track?.(connection);
+  connection.send(bytes, exchange);
 }
 
 function abortError(signal: AbortSignal | undefined): Error {

@@ -5,6 +5,7 @@ import {
   asLive,
   type BaseContext,
   type ContextDeps,
+  extendContext,
   type KeyContext,
   type Live,
   type ObjectContext,
@@ -203,23 +204,15 @@ export class ControllerBuilder<
     const type = this.requirePrimary("reconcileKey").type as ResourceType<T>;
     return this.define(() => ({
       reconcile: (request, run) => {
-        const base = run.base;
-        return fn(request, {
-          request: base.request,
-          client: base.client,
-          cache: base.cache,
-          metrics: base.metrics,
-          signal: base.signal,
-          get log() {
-            return base.log;
-          },
-          get reconcileId() {
-            return base.reconcileId;
-          },
-          get object() {
-            return base.cache.get(type, request);
-          },
-        });
+        const cache = run.base.cache;
+        return fn(
+          request,
+          extendContext(run.base, {
+            get object() {
+              return cache.get(type, request);
+            },
+          }),
+        );
       },
     }));
   }

@@ -186,19 +186,7 @@ export function objectContext<T extends KubeObject, O extends ResourceType, N ex
   const advance = (written: T | undefined) => {
     if (written?.metadata?.uid === current.metadata.uid) current = asLive(written) as Live<T, N>;
   };
-  return {
-    // The base's own properties one by one: spreading it would call its lazy getters (the logger, the id).
-    request: base.request,
-    client: base.client,
-    cache: base.cache,
-    metrics: base.metrics,
-    signal: base.signal,
-    get log() {
-      return base.log;
-    },
-    get reconcileId() {
-      return base.reconcileId;
-    },
+  return extendContext<Omit<ObjectContext<T, O, N>, keyof BaseContext>>(base, {
     get object() {
       return current;
     },
@@ -227,5 +215,27 @@ export function objectContext<T extends KubeObject, O extends ResourceType, N ex
     event(eventType, reason, message, options = {}) {
       deps.events.event(current, eventType, reason, message, options.action ?? reason, type);
     },
+  });
+}
+
+/**
+ * A context made of `base` and `extra`, getters kept as getters: spreading would call the base's lazy getters (the
+ * logger, the reconcile id) and freeze extra's (the object, which moves on with each write).
+ */
+export function extendContext<X extends object>(base: BaseContext, extra: X): BaseContext & X {
+  const ctx: BaseContext = {
+    request: base.request,
+    client: base.client,
+    cache: base.cache,
+    metrics: base.metrics,
+    signal: base.signal,
+    get log() {
+      return base.log;
+    },
+    get reconcileId() {
+      return base.reconcileId;
+    },
   };
+  // The descriptors of `extra` carry its getters over; the result has both shapes by construction.
+  return Object.defineProperties(ctx, Object.getOwnPropertyDescriptors(extra)) as BaseContext & X;
 }
