@@ -79,9 +79,10 @@ export interface ObjectContext<
   readonly object: Live<T, N>;
   /**
    * Runs `mutate` on a copy of the status and writes what changed to the status subresource; no request when
-   * nothing did. The write is conditional on the object's resourceVersion: a status changed meanwhile by another
-   * writer makes it fail with a Conflict, and the reconcile runs again. `conditions.set(type, ok, reason,
-   * message)` fills observedGeneration, and lastTransitionTime only on a transition.
+   * nothing did. A write that replaces a list (conditions) is conditional on the object's resourceVersion: a status
+   * changed meanwhile by another writer makes it fail with a Conflict, and the reconcile runs again.
+   * `conditions.set(type, ok, reason, message)` fills observedGeneration, and lastTransitionTime only on a
+   * transition.
    */
   status(mutate: StatusMutation<T>): Promise<Live<T, N>>;
   /**

@@ -16,6 +16,11 @@ export type StatusMutation<T extends KubeObject> = (
   conditions: Conditions,
 ) => void | Promise<void>;
 
+function hasArray(v: unknown): boolean {
+  if (Array.isArray(v)) return true;
+  return isRecord(v) && Object.values(v).some(hasArray);
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -23,11 +28,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /**
  * The one status writer of the controller layer (`ctx.status`, and the conditions of declarative children): runs
  * `mutate` on a deep copy of `obj.status`, compares, and when something changed sends a JSON merge patch of the
- * difference to the status subresource (or the object, for a kind without one). The patch carries the
- * resourceVersion the copy was made from, which the apiserver checks: a status changed meanwhile by someone else
- * (a foreign condition, another replica) fails with a Conflict and the reconcile runs again on the newer object,
- * instead of the whole `conditions` list silently replacing theirs. Returns the written object, or undefined
- * when nothing changed (no request is made).
+ * difference to the status subresource (or the object, for a kind without one). A patch that replaces a list
+ * carries the resourceVersion the copy was made from, which the apiserver checks: a status changed meanwhile by
+ * someone else (a foreign condition, another replica) fails with a Conflict and the reconcile runs again on the
+ * newer object, instead of the whole `conditions` list silently replacing theirs. Returns the written object, or
+ * undefined when nothing changed (no request is made).
  */
 export async function writeStatus<T extends KubeObject>(
   client: KubeClient,
@@ -44,11 +49,15 @@ export async function writeStatus<T extends KubeObject>(
   const patch = mergePatch({ status: isRecord(before) ? before : {} }, { status: draft });
   if (!patch) return undefined;
   const key = { namespace: obj.metadata?.namespace, name: obj.metadata?.name ?? "" };
+  // A merge patch replaces lists whole: one that sends a list (conditions) is conditional on the resourceVersion the
+  // list was read at, so that another writer's entries are never dropped. Single fields merge into whatever is
+  // there and lose nothing of anyone's: under churn such a patch needs no precondition, and meets no conflict.
+  const guarded = hasArray(patch) ? { metadata: { resourceVersion: obj.metadata?.resourceVersion }, ...patch } : patch;
   return client.patch(
     type,
     key,
     "merge",
-    { metadata: { resourceVersion: obj.metadata?.resourceVersion }, ...patch },
+    guarded,
     { ...(type.subresources.status ? { subresource: "status" as const } : {}), ...(signal ? { signal } : {}) },
   );
 }
