@@ -53,11 +53,8 @@ export async function writeStatus<T extends KubeObject>(
   // list was read at, so that another writer's entries are never dropped. Single fields merge into whatever is
   // there and lose nothing of anyone's: under churn such a patch needs no precondition, and meets no conflict.
   const guarded = hasArray(patch) ? { metadata: { resourceVersion: obj.metadata?.resourceVersion }, ...patch } : patch;
-  return client.patch(
-    type,
-    key,
-    "merge",
-    guarded,
-    { ...(type.subresources.status ? { subresource: "status" as const } : {}), ...(signal ? { signal } : {}) },
-  );
+  return client.patch(type, key, "merge", guarded, {
+    ...(type.subresources.status ? { subresource: "status" as const } : {}),
+    ...(signal ? { signal } : {}),
+  });
 }
