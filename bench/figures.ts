@@ -26,6 +26,8 @@ export interface Measures {
   conflicts: number;
   peakRssBytes: number;
   settledRssBytes: number;
+  /** The peak of the private part of RSS (RssAnon: without the runtime's executable and libraries mapped from files). */
+  peakAnonBytes?: number;
   /** (settled RSS − the same peer's RSS with an empty cache) / objects held; undefined when not measured. */
   bytesPerObject: number | undefined;
   cpu: CpuSplit;

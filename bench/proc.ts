@@ -33,8 +33,19 @@ export function processCpuSeconds(pid: number | undefined): number {
 
 /** Resident set size of one process in bytes (VmRSS), 0 once it is gone. */
 export function processRssBytes(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(read(`/proc/${pid}/status`));
-  return m ? Number(m[1]) * 1024 : 0;
+  return processMemory(pid).rssBytes;
+}
+
+/**
+ * Resident memory of one process in bytes: all of it (VmRSS), and the private part of it (RssAnon: heaps, stacks,
+ * buffers — without the pages of the executable and libraries mapped from files, which processes of one runtime
+ * share). 0 once it is gone.
+ */
+export function processMemory(pid: number): { rssBytes: number; anonBytes: number } {
+  const status = read(`/proc/${pid}/status`);
+  const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  const anon = /^RssAnon:\s+(\d+) kB/m.exec(status);
+  return { rssBytes: rss ? Number(rss[1]) * 1024 : 0, anonBytes: anon ? Number(anon[1]) * 1024 : 0 };
 }
 
 /** `root` and every process below it, from the parent pids in /proc/<pid>/stat. */
@@ -75,10 +86,11 @@ export function machineBusySeconds(): number {
   return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / ticksPerSecond || 0;
 }
 
-/** One sample of a process tree: time since the sampler started (s), RSS (bytes) and CPU so far (s). */
+/** One sample of a process tree: time since the sampler started (s), RSS and its private part (bytes), CPU so far (s). */
 export interface TreeSample {
   t: number;
   rssBytes: number;
+  anonBytes: number;
   cpuSeconds: number;
 }
 
@@ -108,14 +120,17 @@ export class TreeSampler {
   sample(): TreeSample {
     if (++this.ticks % 10 === 0) this.pids = processTree(this.root);
     let rssBytes = 0;
+    let anonBytes = 0;
     for (const pid of this.pids) {
-      rssBytes += processRssBytes(pid);
+      const m = processMemory(pid);
+      rssBytes += m.rssBytes;
+      anonBytes += m.anonBytes;
       const cpu = processCpuSeconds(pid);
       if (cpu > (this.cpuByPid.get(pid) ?? 0)) this.cpuByPid.set(pid, cpu);
     }
     let cpuSeconds = 0;
     for (const v of this.cpuByPid.values()) cpuSeconds += v;
-    const s = { t: (performance.now() - this.started) / 1000, rssBytes, cpuSeconds };
+    const s = { t: (performance.now() - this.started) / 1000, rssBytes, anonBytes, cpuSeconds };
     this.samples.push(s);
     return s;
   }
@@ -124,6 +139,13 @@ export class TreeSampler {
   peakRss(fromT = 0): number {
     let peak = 0;
     for (const s of this.samples) if (s.t >= fromT && s.rssBytes > peak) peak = s.rssBytes;
+    return peak;
+  }
+
+  /** The highest private memory (RssAnon) sampled since `fromT`. */
+  peakAnon(fromT = 0): number {
+    let peak = 0;
+    for (const s of this.samples) if (s.t >= fromT && s.anonBytes > peak) peak = s.anonBytes;
     return peak;
   }
 

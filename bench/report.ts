@@ -51,7 +51,7 @@ function reads(m: Measures): string {
 }
 
 function commonCells(m: Measures | undefined): string[] {
-  if (!m) return ["not run", "", "", "", "", "", "", "", "", ""];
+  if (!m) return ["not run", "", "", "", "", "", "", "", "", "", ""];
   return [
     m.failure ? `${fixed(m.wallSeconds)} (failed)` : fixed(m.wallSeconds),
     fixed(m.objectsPerSecond, 0),
@@ -61,6 +61,7 @@ function commonCells(m: Measures | undefined): string[] {
     fixed(m.objects > 0 ? (m.cpu.operator / m.objects) * 1000 : undefined, 2),
     `${fixed(m.cpu.operator, 1)} · ${fixed(m.cpu.apiserver, 1)} · ${fixed(m.cpu.etcd, 1)} · ${fixed(m.cpu.other, 1)}`,
     mb(m.peakRssBytes),
+    m.peakAnonBytes ? mb(m.peakAnonBytes) : "–",
     mb(m.settledRssBytes),
     m.bytesPerObject === undefined ? "–" : fixed(m.bytesPerObject / 1024, 1),
   ];
@@ -75,6 +76,7 @@ const commonHeader = [
   "CPU ms/object",
   "CPU s: operator · apiserver · etcd · other",
   "peak RSS MB",
+  "peak private MB",
   "settled RSS MB",
   "KiB/object",
 ];
@@ -154,12 +156,15 @@ function ratioTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): stri
       specific,
       ratio(perObject(a), perObject(b)),
       ratio(a.peakRssBytes, b.peakRssBytes),
+      ratio(a.peakAnonBytes, b.peakAnonBytes),
       ratio(a.settledRssBytes, b.settledRssBytes),
     ]);
   }
   const first =
     w === "w3" ? "p99 at 100/s or nearest" : w === "w4" ? "CPU s/min" : w === "w5" ? "recovery time" : "wall time";
-  return rows.length ? table(["ratio (same workers)", first, "CPU per object", "peak RSS", "settled RSS"], rows) : [];
+  return rows.length
+    ? table(["ratio (same workers)", first, "CPU per object", "peak RSS", "peak private", "settled RSS"], rows)
+    : [];
 }
 
 /** p99 at `rate`, or at the nearest rate measured. */

@@ -143,6 +143,7 @@ function measures(
     requests,
     conflicts: withCode(requests, 409),
     peakRssBytes: op.sampler.peakRss(a.samplerT),
+    peakAnonBytes: op.sampler.peakAnon(a.samplerT),
     settledRssBytes,
     bytesPerObject:
       emptyRss !== undefined && held > 0 && settledRssBytes > 0 ? (settledRssBytes - emptyRss) / held : undefined,

@@ -128,6 +128,10 @@ test("the bench at N = 30: every peer, every workload, every column, and the rep
       for (const k of measureKeys) assert.ok(k in m, `${peer} ×1 ${w}: ${k} missing`);
       assert.ok(m.objects > 0, `${peer} ×1 ${w}: no objects`);
       assert.ok(m.peakRssBytes > 0, `${peer} ×1 ${w}: no RSS sampled`);
+      assert.ok(
+        (m.peakAnonBytes ?? 0) > 0 && (m.peakAnonBytes ?? 0) <= m.peakRssBytes,
+        `${peer} ×1 ${w}: private memory`,
+      );
     }
     assert.ok(r.w1?.limitShare !== undefined && r.w2?.limitShare !== undefined, `${peer}: no share of the limit`);
     assert.equal(r.w3?.steps.length, 1);
