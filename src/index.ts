@@ -115,5 +115,7 @@ export {
   type FieldCause,
   type MutationResult,
   mutatingWebhook,
+  stash,
+  unstash,
   validatingWebhook,
 } from "./webhook/index.ts";
