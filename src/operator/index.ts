@@ -1,5 +1,7 @@
 /** The operator layer: one description of an operator (definitions, controllers, deployment) for tools and for running it. */
 export {
+  type CapabilityLevel,
+  capabilityLevels,
   createOperatorManager,
   defineOperator,
   installCrds,

@@ -37,6 +37,13 @@ export interface OperatorDefinition {
   /** Namespace the operator is deployed to (default `<name>-system`). */
   namespace?: string;
   /**
+   * The operator's capability level in the Operator Framework's maturity model, written into the OLM bundle's CSV
+   * (`capabilities` annotation): what it does beyond installing, from "Basic Install" (the default) through
+   * "Seamless Upgrades", "Full Lifecycle" (backup, restore, failure recovery), "Deep Insights" (metrics, alerts,
+   * events) to "Auto Pilot" (scaling, tuning, self-healing).
+   */
+  capabilityLevel?: CapabilityLevel;
+  /**
    * Monitoring that `converge generate` adds: `serviceMonitor`, a Prometheus Operator ServiceMonitor for the metrics
    * Service (`config/prometheus/monitor.yaml`, and in the chart where the cluster serves monitoring.coreos.com/v1);
    * `dashboard`, a Grafana dashboard of the controller metrics (`config/grafana/dashboard.json`).
@@ -46,6 +53,16 @@ export interface OperatorDefinition {
     dashboard?: boolean;
   };
 }
+
+/** The five levels of the Operator Framework's capability model, as OLM's CSV annotation spells them. */
+export const capabilityLevels = [
+  "Basic Install",
+  "Seamless Upgrades",
+  "Full Lifecycle",
+  "Deep Insights",
+  "Auto Pilot",
+] as const;
+export type CapabilityLevel = (typeof capabilityLevels)[number];
 
 /** Checks an operator definition and returns it, typed. */
 export function defineOperator(def: OperatorDefinition): OperatorDefinition {
