@@ -95,8 +95,11 @@ export {
 // Running an operator.
 export { Manager, type ManagerOptions } from "./manager/index.ts";
 export {
+  type AlertRule,
+  type CapabilityLevel,
   defineOperator,
   installCrds,
+  type MetricPanel,
   type OperatorDefinition,
   type RunOptions,
   runOperator,

@@ -51,7 +51,40 @@ export interface OperatorDefinition {
   monitoring?: {
     serviceMonitor?: boolean;
     dashboard?: boolean;
+    /**
+     * Panels of the operator's own metrics, added to the dashboard after the controller panels. Queries may use the
+     * dashboard's variables `$namespace` and `$job` (the operator's scrape target) as the built-in panels do.
+     */
+    panels?: MetricPanel[];
+    /**
+     * Prometheus alerting rules on the operator's metrics: a PrometheusRule in `config/prometheus/rules.yaml`, and in
+     * the chart where the cluster serves monitoring.coreos.com/v1 (`metrics.prometheusRule.enabled`).
+     */
+    alerts?: AlertRule[];
   };
+}
+
+/** A dashboard panel (a time series) of an operator's own metrics. */
+export interface MetricPanel {
+  title: string;
+  description: string;
+  /** Grafana's unit: `s`, `short`, `bytes`, `percentunit`, ... */
+  unit: string;
+  queries: Array<{ expr: string; legend: string }>;
+}
+
+/** A Prometheus alerting rule. */
+export interface AlertRule {
+  /** The alert's name, e.g. `MySQLClusterPrimaryDown`. */
+  alert: string;
+  /** PromQL; the alert fires for each series it returns. */
+  expr: string;
+  /** How long `expr` must hold first, e.g. `5m`. */
+  for?: string;
+  severity: "critical" | "warning" | "info";
+  /** One line, may use `{{ $labels.x }}` and `{{ $value }}`. */
+  summary: string;
+  description: string;
 }
 
 /** The five levels of the Operator Framework's capability model, as OLM's CSV annotation spells them. */
