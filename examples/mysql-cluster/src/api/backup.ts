@@ -26,9 +26,12 @@ export const MySQLBackup = defineResource({
           description: "The MySQLCluster to back up (same namespace).",
           ...cel("self == oldSelf", "cluster cannot be changed"),
         }),
-        reason: Type.Union([Type.Literal("Manual"), Type.Literal("Scheduled"), Type.Literal("PreUpgrade")], {
-          default: "Manual",
-        }),
+        reason: Type.Optional(
+          Type.Union([Type.Literal("Manual"), Type.Literal("Scheduled"), Type.Literal("PreUpgrade")], {
+            default: "Manual",
+            description: "Why it is taken: retention deletes only Scheduled backups.",
+          }),
+        ),
       }),
       status: Type.Object({
         phase: Type.Optional(

@@ -59,6 +59,34 @@ function lastBackupAge(registry: Registry) {
 /** Pods whose lag was reported, by registry and cluster: their series go with the cluster. */
 const lagPods = new WeakMap<Registry, Map<string, Set<string>>>();
 
+/** Help texts of the per-cluster gauges (labelled by cluster only). */
+const help: Record<string, string> = {
+  [metricNames.replicas]: "Pods wanted: the primary and the read replicas.",
+  [metricNames.replicasReady]: "Pods ready.",
+  [metricNames.readReplicasWanted]: "Read replicas wanted (the autoscaler's decision).",
+  [metricNames.primaryReady]: "1 when the primary pod is ready.",
+  [metricNames.rolloutFailed]: "1 when the last rollout of the current spec failed and was rolled back.",
+  [metricNames.loadPerReplica]: "Mean queries per second of the ready read replicas.",
+  [metricNames.lastBackupTimestamp]: "Completion time of the newest backup (Unix seconds).",
+  [metricNames.phase]: "1 for the phase each cluster is in, 0 for the others.",
+  [metricNames.replicationLag]: "Seconds each replica is behind the primary, as its agent reports it.",
+};
+
+const clusterGauge = (registry: Registry, name: string) =>
+  metricGauge(registry, { name, help: help[name] ?? name, labelNames: base });
+const phaseGauge = (registry: Registry) =>
+  metricGauge(registry, {
+    name: metricNames.phase,
+    help: help[metricNames.phase] ?? "",
+    labelNames: [...base, "phase"],
+  });
+const lagGauge = (registry: Registry) =>
+  metricGauge(registry, {
+    name: metricNames.replicationLag,
+    help: help[metricNames.replicationLag] ?? "",
+    labelNames: [...base, "pod"],
+  });
+
 export interface ClusterObservation {
   namespace: string;
   name: string;
@@ -75,39 +103,20 @@ export interface ClusterObservation {
 
 export function recordCluster(registry: Registry, o: ClusterObservation): void {
   const labels = seriesOf(o.namespace, o.name);
-  const phase = metricGauge(registry, {
-    name: metricNames.phase,
-    help: "1 for the phase each cluster is in, 0 for the others.",
-    labelNames: [...base, "phase"],
-  });
+  const phase = phaseGauge(registry);
   for (const p of phases) phase.set({ ...labels, phase: p }, p === o.phase ? 1 : 0);
-  const gauge = (name: string, help: string, value: number) =>
-    metricGauge(registry, { name, help, labelNames: base }).set(labels, value);
-  gauge(metricNames.replicas, "Pods wanted: the primary and the read replicas.", o.replicas);
-  gauge(metricNames.replicasReady, "Pods ready.", o.readyReplicas);
-  gauge(metricNames.readReplicasWanted, "Read replicas wanted (the autoscaler's decision).", o.readReplicasWanted);
-  gauge(metricNames.primaryReady, "1 when the primary pod is ready.", o.primaryReady ? 1 : 0);
-  gauge(
-    metricNames.rolloutFailed,
-    "1 when the last rollout of the current spec failed and was rolled back.",
-    o.rolloutFailed ? 1 : 0,
-  );
-  if (o.loadPerReplica !== undefined)
-    gauge(metricNames.loadPerReplica, "Mean queries per second of the ready read replicas.", o.loadPerReplica);
+  clusterGauge(registry, metricNames.replicas).set(labels, o.replicas);
+  clusterGauge(registry, metricNames.replicasReady).set(labels, o.readyReplicas);
+  clusterGauge(registry, metricNames.readReplicasWanted).set(labels, o.readReplicasWanted);
+  clusterGauge(registry, metricNames.primaryReady).set(labels, o.primaryReady ? 1 : 0);
+  clusterGauge(registry, metricNames.rolloutFailed).set(labels, o.rolloutFailed ? 1 : 0);
+  if (o.loadPerReplica !== undefined) clusterGauge(registry, metricNames.loadPerReplica).set(labels, o.loadPerReplica);
   const times = lastBackupAge(registry);
   if (o.lastBackup) {
-    gauge(
-      metricNames.lastBackupTimestamp,
-      "Completion time of the newest backup (Unix seconds).",
-      o.lastBackup.getTime() / 1000,
-    );
+    clusterGauge(registry, metricNames.lastBackupTimestamp).set(labels, o.lastBackup.getTime() / 1000);
     times.set(`${o.namespace}/${o.name}`, { labels, at: o.lastBackup.getTime() });
   }
-  const lag = metricGauge(registry, {
-    name: metricNames.replicationLag,
-    help: "Seconds each replica is behind the primary, as its agent reports it.",
-    labelNames: [...base, "pod"],
-  });
+  const lag = lagGauge(registry);
   let pods = lagPods.get(registry);
   if (!pods) {
     pods = new Map();
@@ -153,11 +162,11 @@ export function forgetCluster(registry: Registry, namespace: string, name: strin
     metricNames.loadPerReplica,
     metricNames.lastBackupTimestamp,
   ]) {
-    metricGauge(registry, { name: metricName, help: "", labelNames: base }).remove(labels);
+    clusterGauge(registry, metricName).remove(labels);
   }
-  const phase = metricGauge(registry, { name: metricNames.phase, help: "", labelNames: [...base, "phase"] });
+  const phase = phaseGauge(registry);
   for (const p of phases) phase.remove({ ...labels, phase: p });
-  const lag = metricGauge(registry, { name: metricNames.replicationLag, help: "", labelNames: [...base, "pod"] });
+  const lag = lagGauge(registry);
   for (const pod of lagPods.get(registry)?.get(key) ?? []) lag.remove({ ...labels, pod });
   lagPods.get(registry)?.delete(key);
 }
