@@ -25,6 +25,9 @@ export default defineOperator({
     { apiGroups: [""], resources: ["pods"], verbs: ["patch", "delete"] },
     { apiGroups: [""], resources: ["persistentvolumeclaims"], verbs: ["create"] },
     { apiGroups: ["db.example.com"], resources: ["mysqlclusters", "mysqlbackups"], verbs: ["create", "delete"] },
+    // The storage migration after the CRD's storage version changed (storage-migration.ts).
+    { apiGroups: ["storagemigration.k8s.io"], resources: ["storageversionmigrations"], verbs: ["create", "get"] },
+    { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["get"] },
   ],
   monitoring: { serviceMonitor: true, dashboard: true, panels, alerts },
 });
