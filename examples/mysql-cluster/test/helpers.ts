@@ -131,19 +131,35 @@ export const kubectlRun = (args: string[], input = "") =>
     child.stdin?.end(input);
   });
 
-/** Records every distinct value `pick` takes on a watched object, in order. */
-export function recordChanges<T extends KubeObject>(
+/**
+ * Records every distinct value `pick` takes on the namespace's objects of `type`, in order: their values now,
+ * then from the list's resourceVersion on (so nothing written after the call is missed), resumed if the watch ends.
+ */
+export async function recordChanges<T extends KubeObject>(
   type: ResourceType<T>,
   namespace: string,
   pick: (obj: T) => string | undefined,
 ) {
   const seen: string[] = [];
   const abort = new AbortController();
+  const list = await client.list(type, { namespace });
+  for (const item of list.items) {
+    const value = pick(item);
+    if (value !== undefined && seen.at(-1) !== value) seen.push(value);
+  }
+  let resourceVersion = list.metadata?.resourceVersion;
   void (async () => {
-    for await (const event of client.watch(type, { namespace, signal: abort.signal })) {
-      const value = pick(event.object);
-      if (value !== undefined && seen.at(-1) !== value) seen.push(value);
+    while (!abort.signal.aborted) {
+      try {
+        for await (const event of client.watch(type, { namespace, resourceVersion, signal: abort.signal })) {
+          resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion;
+          const value = pick(event.object);
+          if (value !== undefined && seen.at(-1) !== value) seen.push(value);
+        }
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
-  })().catch(() => {});
+  })();
   return { seen, stop: () => abort.abort() };
 }

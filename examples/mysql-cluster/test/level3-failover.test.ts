@@ -34,7 +34,7 @@ test("level 3: the primary deleted → the least-lagging replica promoted, Servi
   await startOperator(t, namespace);
   await client.create(MySQLCluster, smallCluster(namespace, "db"));
   await readyCluster(namespace, "db");
-  const selectors = recordChanges(corev1.Service, namespace, (s) =>
+  const selectors = await recordChanges(corev1.Service, namespace, (s) =>
     s.metadata?.name === "db" ? s.spec?.selector?.[labels.podName] : undefined,
   );
   t.after(() => selectors.stop());

@@ -53,7 +53,7 @@ test("level 5: read replicas follow the load between min and max, with hysteresi
     }),
   );
   await readyCluster(namespace, "auto");
-  const wanted = recordChanges(MySQLCluster, namespace, (c) => String(c.status?.readReplicas ?? ""));
+  const wanted = await recordChanges(MySQLCluster, namespace, (c) => String(c.status?.readReplicas ?? ""));
   t.after(() => wanted.stop());
 
   // 250 queries/s on one replica: 3 replicas wanted (ceil(250 / 100)), after the 2 s window.

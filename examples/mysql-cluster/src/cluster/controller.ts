@@ -43,6 +43,8 @@ interface View {
   pods: PodView[];
   now: Date;
   target: RevisionInputs & { hash: string };
+  /** The StatefulSet as applied this reconcile (undefined before the first one). */
+  sts?: appsv1.StatefulSet;
 }
 
 /**
@@ -93,7 +95,7 @@ export const clusterController = controller("mysqlcluster")
 
     // A new cluster runs the revision of its spec from the start.
     if (!cluster.status?.revision) {
-      await ctx.status((status) => {
+      await transition(view, ctx, (status) => {
         status.revision = { hash: view.target.hash, version: view.target.version, ...podAnnotationsOf(view.target) };
         status.currentVersion = view.target.version;
         status.readReplicas = settings.readReplicas.min;
@@ -102,6 +104,7 @@ export const clusterController = controller("mysqlcluster")
     }
 
     const sts = await applyStatefulSet(view, ctx);
+    view.sts = sts;
     const timers: number[] = [];
 
     // Operations, one transition per reconcile, the most urgent first.
@@ -133,7 +136,7 @@ export const clusterController = controller("mysqlcluster")
     // Scheduled backups and retention, then the status everyone reads.
     const schedule = await runSchedule(ctx.object, ctx, settings.backup, view.now);
     if (schedule.recheckAfterMs !== undefined) timers.push(schedule.recheckAfterMs);
-    await writeStatus(view, ctx, sts, schedule.slot);
+    await writeStatus(view, ctx, schedule.slot);
     const next = Math.min(...timers.filter((t) => t >= 0), 5 * 60_000);
     return requeueAfter(Math.max(next, 100));
   });
@@ -164,7 +167,7 @@ async function electFirstPrimary(view: View, ctx: Context): Promise<boolean> {
   await ctx.apply(corev1.Service, primaryServiceFor(view.cluster, n.pod(0)));
   const first = view.pods.find((p) => p.ordinal === 0 && p.ready);
   if (!first) return false;
-  await ctx.status((status) => {
+  await transition(view, ctx, (status) => {
     status.primary = first.name;
     status.primaryUID = first.uid;
   });
@@ -186,7 +189,7 @@ async function decideFailover(
     ctx.log.info({ why }, "no ready replica to promote");
     return false;
   }
-  await ctx.status((status) => {
+  await transition(view, ctx, (status) => {
     status.failover = { from, to: candidate.name, reason, startedAt: iso(view.now) };
   });
   ctx.event(
@@ -214,7 +217,7 @@ async function finishFailover(view: View, ctx: Context, timers: number[]): Promi
       timers.push(1_000);
       return false;
     }
-    await ctx.status((status) => {
+    await transition(view, ctx, (status) => {
       status.failover = { ...failover, to: again.name };
     });
     return true;
@@ -225,7 +228,7 @@ async function finishFailover(view: View, ctx: Context, timers: number[]): Promi
   const old = view.pods.find((p) => p.name === failover.from);
   if (old) await setRole(ctx, namespace, old, "replica");
   await applyTopology(view, ctx, to.name);
-  await ctx.status((status) => {
+  await transition(view, ctx, (status) => {
     status.primary = to.name;
     status.primaryUID = to.uid;
     status.failover = undefined;
@@ -290,7 +293,7 @@ async function stepRollout(view: View, ctx: Context, timers: number[]): Promise<
     const versionChanges = view.target.version !== current.version;
     const backup =
       versionChanges && view.settings.upgrade.backupFirst ? preUpgradeBackupName(name, view.target.hash) : undefined;
-    await ctx.status((s) => {
+    await transition(view, ctx, (s) => {
       s.rollout = {
         hash: view.target.hash,
         version: view.target.version,
@@ -316,7 +319,7 @@ async function stepRollout(view: View, ctx: Context, timers: number[]): Promise<
       return false;
     }
     if (backup.status?.phase === "Completed") {
-      await ctx.status((s) => {
+      await transition(view, ctx, (s) => {
         if (s.rollout) s.rollout.step = "Rolling";
       });
       return true;
@@ -340,7 +343,7 @@ async function stepRollout(view: View, ctx: Context, timers: number[]): Promise<
       return false;
     }
     if (pod && !pod.terminating && pod.revision === goal && pod.ready) {
-      await ctx.status((s) => {
+      await transition(view, ctx, (s) => {
         if (!s.rollout) return;
         s.rollout.restarted = [...(s.rollout.restarted ?? []), pod.name];
         s.rollout.pod = undefined;
@@ -368,7 +371,7 @@ async function stepRollout(view: View, ctx: Context, timers: number[]): Promise<
   const next = nextRestart(view.pods, primary, goal, wanted, direction);
   if (next.kind === "wait") return false;
   if (next.kind === "done") {
-    await ctx.status((s) => {
+    await transition(view, ctx, (s) => {
       const r = s.rollout;
       s.rollout = undefined;
       if (r?.step !== "Rolling") return;
@@ -386,7 +389,7 @@ async function stepRollout(view: View, ctx: Context, timers: number[]): Promise<
     return true;
   }
   // Record the restart before deleting, so that the pod is deleted once (see above).
-  await ctx.status((s) => {
+  await transition(view, ctx, (s) => {
     if (!s.rollout) return;
     s.rollout.pod = next.pod.name;
     s.rollout.podUID = next.pod.uid;
@@ -415,7 +418,7 @@ async function deletePod(ctx: Context, namespace: string, pod: PodView): Promise
 async function failRollout(view: View, ctx: Context, reason: string, rollBack: boolean): Promise<void> {
   const rollout = ctx.object.status?.rollout;
   if (!rollout) return;
-  await ctx.status((s) => {
+  await transition(view, ctx, (s) => {
     s.failedRevision = { hash: rollout.hash, version: rollout.version, reason, at: iso(view.now) };
     s.rollout = rollBack
       ? { ...rollout, step: "RollingBack", reason, pod: undefined, podUID: undefined, restartedAt: undefined }
@@ -471,7 +474,7 @@ async function stepScaling(view: View, ctx: Context, timers: number[]): Promise<
     (status.autoscaling?.pendingSince ?? undefined) !== (decision.pending ? iso(decision.pending.since) : undefined);
   const loadChanged = status.autoscaling?.loadPerReplica !== decision.loadPerReplica;
   if (decision.readReplicas === current && !pendingChanged && !loadChanged) return false;
-  await ctx.status((s) => {
+  await transition(view, ctx, (s) => {
     s.readReplicas = decision.readReplicas;
     s.autoscaling = {
       ...(decision.loadPerReplica !== undefined ? { loadPerReplica: decision.loadPerReplica } : {}),
@@ -497,15 +500,47 @@ async function stepScaling(view: View, ctx: Context, timers: number[]): Promise<
   return true;
 }
 
+/**
+ * Writes a step of an operation, with the phase it puts the cluster in, and records the phase change as an Event:
+ * every status write goes through here or writeStatus, so every phase change has its Event.
+ */
+async function transition(view: View, ctx: Context, mutate: (status: ClusterStatus) => void): Promise<void> {
+  const before = ctx.object.status?.phase;
+  let after: { phase: Phase; message: string } | undefined;
+  await ctx.status((status) => {
+    mutate(status);
+    after = phaseNow(status, view);
+    status.phase = after.phase;
+    status.message = after.message;
+  });
+  if (after) phaseEvent(ctx, before, after);
+}
+
+function phaseEvent(ctx: Context, before: Phase | undefined, after: { phase: Phase; message: string }): void {
+  if (before === after.phase) return;
+  const bad = after.phase === "Degraded" || after.phase === "FailingOver" || after.phase === "RollingBack";
+  ctx.event(bad ? "Warning" : "Normal", "PhaseChanged", `${before ?? "New"} → ${after.phase}: ${after.message}`, {
+    action: "Reconcile",
+  });
+}
+
+/** The phase of `status` with the pods and StatefulSet of this reconcile. */
+function phaseNow(status: ClusterStatus, view: View): { phase: Phase; message: string } {
+  const wanted = 1 + (status.readReplicas ?? view.settings.readReplicas.min);
+  const ready = view.pods.filter((p) => p.ready).length;
+  const primaryReady = view.pods.find((p) => p.name === status.primary)?.ready === true;
+  return phaseOf(status, view, wanted, ready, primaryReady, view.sts);
+}
+
 /** The phase, conditions, counts and metrics; an Event on every phase change. */
-async function writeStatus(view: View, ctx: Context, sts: appsv1.StatefulSet, slot: Date | undefined): Promise<void> {
+async function writeStatus(view: View, ctx: Context, slot: Date | undefined): Promise<void> {
   const before = ctx.object.status ?? {};
   const backups = backupsOf(ctx.object, ctx);
   const last = lastCompleted(backups);
   const primaryPod = view.pods.find((p) => p.name === before.primary);
   const wanted = 1 + (before.readReplicas ?? view.settings.readReplicas.min);
   const readyReplicas = view.pods.filter((p) => p.ready).length;
-  const phase = phaseOf(before, view, wanted, readyReplicas, primaryPod?.ready === true, sts);
+  const phase = phaseNow(before, view);
   const written = await ctx.status((status, conditions) => {
     status.phase = phase.phase;
     status.message = phase.message;
@@ -515,17 +550,7 @@ async function writeStatus(view: View, ctx: Context, sts: appsv1.StatefulSet, sl
     if (last) status.lastBackup = last;
     setConditions(conditions, status, view.target.hash, primaryPod?.ready === true, readyReplicas, wanted);
   });
-  if (before.phase !== phase.phase) {
-    const bad = phase.phase === "Degraded" || phase.phase === "FailingOver" || phase.phase === "RollingBack";
-    ctx.event(
-      bad ? "Warning" : "Normal",
-      "PhaseChanged",
-      `${before.phase ?? "New"} → ${phase.phase}: ${phase.message}`,
-      {
-        action: "Reconcile",
-      },
-    );
-  }
+  phaseEvent(ctx, before.phase, phase);
   recordCluster(ctx.metrics, {
     namespace: view.cluster.metadata.namespace,
     name: view.cluster.metadata.name,
@@ -549,7 +574,7 @@ function phaseOf(
   wanted: number,
   ready: number,
   primaryReady: boolean,
-  sts: appsv1.StatefulSet,
+  sts: appsv1.StatefulSet | undefined,
 ): { phase: Phase; message: string } {
   if (status.failover)
     return { phase: "FailingOver", message: `promoting ${status.failover.to} (${status.failover.from} lost)` };
@@ -563,8 +588,11 @@ function phaseOf(
           ? `backing up to ${status.rollout.backup} before upgrading to ${status.rollout.version}`
           : `upgrading to ${status.rollout.version}: ${(status.rollout.restarted ?? []).length}/${wanted} pods done`,
     };
-  if (!status.primary) return { phase: "Creating", message: `${ready}/${wanted} pods ready` };
-  const scaling = (sts.spec?.replicas ?? wanted) !== (sts.status?.replicas ?? 0) || view.pods.length !== wanted;
+  // Creating until every pod was ready once.
+  const creating = status.phase === undefined || status.phase === "Creating";
+  if (!status.primary || (creating && ready < wanted))
+    return { phase: "Creating", message: `${ready}/${wanted} pods ready` };
+  const scaling = (sts?.spec?.replicas ?? wanted) !== (sts?.status?.replicas ?? 0) || view.pods.length !== wanted;
   if (scaling && primaryReady) return { phase: "Scaling", message: `${view.pods.length} → ${wanted} pods` };
   if (!primaryReady) return { phase: "Degraded", message: `primary ${status.primary} is not ready` };
   if (status.failedRevision && status.failedRevision.hash === view.target.hash)

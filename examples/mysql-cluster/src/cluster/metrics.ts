@@ -72,6 +72,17 @@ const help: Record<string, string> = {
   [metricNames.replicationLag]: "Seconds each replica is behind the primary, as its agent reports it.",
 };
 
+/** The gauges labelled by cluster only. */
+const clusterGauges = [
+  metricNames.replicas,
+  metricNames.replicasReady,
+  metricNames.readReplicasWanted,
+  metricNames.primaryReady,
+  metricNames.rolloutFailed,
+  metricNames.loadPerReplica,
+  metricNames.lastBackupTimestamp,
+];
+
 const clusterGauge = (registry: Registry, name: string) =>
   metricGauge(registry, { name, help: help[name] ?? name, labelNames: base });
 const phaseGauge = (registry: Registry) =>
@@ -103,6 +114,10 @@ export interface ClusterObservation {
 
 export function recordCluster(registry: Registry, o: ClusterObservation): void {
   const labels = seriesOf(o.namespace, o.name);
+  // The counters exist (at zero) from the first cluster on, so that rules on them see a series before any event.
+  failovers(registry);
+  failedAttempts(registry);
+  for (const name of clusterGauges) clusterGauge(registry, name);
   const phase = phaseGauge(registry);
   for (const p of phases) phase.set({ ...labels, phase: p }, p === o.phase ? 1 : 0);
   clusterGauge(registry, metricNames.replicas).set(labels, o.replicas);
@@ -132,20 +147,25 @@ export function recordCluster(registry: Registry, o: ClusterObservation): void {
   }
 }
 
-export function countFailover(registry: Registry, namespace: string, name: string, reason: string): void {
+const failovers = (registry: Registry) =>
   metricCounter(registry, {
     name: metricNames.failovers,
     help: "Promotions of a replica to primary, by reason (PrimaryFailed, Switchover).",
     labelNames: [...base, "reason"],
-  }).inc({ ...seriesOf(namespace, name), reason });
-}
-
-export function countFailedBackupAttempt(registry: Registry, namespace: string, cluster: string): void {
+  });
+const failedAttempts = (registry: Registry) =>
   metricCounter(registry, {
     name: metricNames.backupAttemptsFailed,
     help: "Backup attempts that failed or were stuck and were stopped.",
     labelNames: base,
-  }).inc(seriesOf(namespace, cluster));
+  });
+
+export function countFailover(registry: Registry, namespace: string, name: string, reason: string): void {
+  failovers(registry).inc({ ...seriesOf(namespace, name), reason });
+}
+
+export function countFailedBackupAttempt(registry: Registry, namespace: string, cluster: string): void {
+  failedAttempts(registry).inc(seriesOf(namespace, cluster));
 }
 
 /** Removes a deleted cluster's series. */
@@ -153,17 +173,7 @@ export function forgetCluster(registry: Registry, namespace: string, name: strin
   const labels = seriesOf(namespace, name);
   const key = `${namespace}/${name}`;
   lastBackups.get(registry)?.delete(key);
-  for (const metricName of [
-    metricNames.replicas,
-    metricNames.replicasReady,
-    metricNames.readReplicasWanted,
-    metricNames.primaryReady,
-    metricNames.rolloutFailed,
-    metricNames.loadPerReplica,
-    metricNames.lastBackupTimestamp,
-  ]) {
-    clusterGauge(registry, metricName).remove(labels);
-  }
+  for (const metricName of clusterGauges) clusterGauge(registry, metricName).remove(labels);
   const phase = phaseGauge(registry);
   for (const p of phases) phase.remove({ ...labels, phase: p });
   const lag = lagGauge(registry);
