@@ -1,5 +1,7 @@
 import type { AlertRule, MetricPanel } from "converge-sdk";
-import { metricNames as m } from "./cluster/metrics.ts";
+import { metricNames } from "./cluster/metrics.ts";
+
+const m = metricNames;
 
 /** The scrape target the dashboard's variables choose (the operator's metrics Service). */
 const job = 'namespace="$namespace", job="$job"';
