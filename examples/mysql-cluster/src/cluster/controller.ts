@@ -507,11 +507,15 @@ async function stepScaling(view: View, ctx: Context, timers: number[]): Promise<
 async function transition(view: View, ctx: Context, mutate: (status: ClusterStatus) => void): Promise<void> {
   const before = ctx.object.status?.phase;
   let after: { phase: Phase; message: string } | undefined;
-  await ctx.status((status) => {
+  await ctx.status((status, conditions) => {
     mutate(status);
     after = phaseNow(status, view);
     status.phase = after.phase;
     status.message = after.message;
+    const wanted = 1 + (status.readReplicas ?? view.settings.readReplicas.min);
+    const ready = view.pods.filter((p) => p.ready).length;
+    const primaryReady = view.pods.find((p) => p.name === status.primary)?.ready === true;
+    setConditions(conditions, status, view.target.hash, primaryReady, ready, wanted);
   });
   if (after) phaseEvent(ctx, before, after);
 }
