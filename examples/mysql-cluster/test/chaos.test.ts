@@ -135,10 +135,7 @@ test("chaos: the leader killed mid-upgrade; the standby finishes — each pod re
   const pods = await recordChanges(corev1.Pod, namespace, (p) => {
     if (p.metadata?.deletionTimestamp && !deleted.includes(p.metadata.uid ?? "")) {
       deleted.push(p.metadata.uid ?? "");
-      names.set(
-        p.metadata.uid ?? "",
-        `${p.metadata.name} ${JSON.stringify(p.metadata.labels)} ${JSON.stringify(p.metadata.ownerReferences?.map((o) => o.kind))} ${p.status?.phase}`,
-      );
+      names.set(p.metadata.uid ?? "", `${p.metadata.name} (${p.metadata.labels?.[labels.revision] ?? "?"})`);
     }
     return undefined;
   });

@@ -12,7 +12,7 @@ import { MySQLBackup } from "../api/backup.ts";
 import { type ClusterStatus, MySQLCluster, type Phase } from "../api/cluster.ts";
 import { type Settings, settingsOf } from "../api/settings.ts";
 import { preUpgradeBackupName } from "../backup/schedule.ts";
-import { labels, managedBy, names, selectorLabels } from "../names.ts";
+import { labels, managedBy, names, revisionAnnotation, selectorLabels } from "../names.ts";
 import { autoscale } from "./autoscale.ts";
 import { backupsOf, createBackup, lastCompleted, runSchedule } from "./backups.ts";
 import { ensureCredentials, releaseCredentials } from "./credentials.ts";
@@ -158,12 +158,32 @@ function templateRevision(view: View): RevisionInputs & { hash: string } {
 async function applyStatefulSet(view: View, ctx: Context): Promise<appsv1.StatefulSet> {
   const readReplicas = view.cluster.status?.readReplicas ?? view.settings.readReplicas.min;
   const revision = templateRevision(view);
+  const { namespace, name } = view.cluster.metadata;
+  const live = ctx.cache.get(appsv1.StatefulSet, { namespace, name: names(name).statefulSet });
+  const template = live?.spec?.template.metadata?.annotations?.[revisionAnnotation];
+  if (live && (template !== revision.hash || live.spec?.replicas !== 1 + readReplicas)) await confirmCurrent(ctx);
   return ctx.apply(appsv1.StatefulSet, statefulSetFor(view.cluster, 1 + readReplicas, revision, revision.hash));
+}
+
+/**
+ * A change that moves pods or traffic — the StatefulSet's template or size, the role labels, the write Service's
+ * selector — is made only from the newest status. A new leader's cache may hold an older one for a moment after
+ * its predecessor's last writes, and acting on it would undo a step already taken (point the Service back at the
+ * old primary, give new pods the old template). One read from the apiserver, only when such a change is about to
+ * be written; when the cache is behind, the reconcile fails and runs again once it caught up.
+ */
+async function confirmCurrent(ctx: Context): Promise<void> {
+  const { namespace, name, resourceVersion } = ctx.object.metadata;
+  const live = await ctx.client.get(MySQLCluster, { namespace, name });
+  if (live.metadata?.resourceVersion !== resourceVersion)
+    throw new Error(`the cached MySQLCluster ${name} is older than the apiserver's; reconciling the newer one`);
 }
 
 /** The first primary is pod 0, once it is ready. */
 async function electFirstPrimary(view: View, ctx: Context): Promise<boolean> {
   const n = names(view.cluster.metadata.name);
+  const service = ctx.cache.get(corev1.Service, { namespace: view.cluster.metadata.namespace, name: n.primaryService });
+  if (service && service.spec?.selector?.[labels.podName] !== n.pod(0)) await confirmCurrent(ctx);
   await ctx.apply(corev1.Service, primaryServiceFor(view.cluster, n.pod(0)));
   const first = view.pods.find((p) => p.ordinal === 0 && p.ready);
   if (!first) return false;
@@ -267,6 +287,12 @@ async function applyTopology(view: View, ctx: Context, primary: string): Promise
 async function labelRoles(view: View, ctx: Context): Promise<void> {
   const primary = ctx.object.status?.primary;
   if (!primary) return;
+  const { namespace, name } = view.cluster.metadata;
+  const service = ctx.cache.get(corev1.Service, { namespace, name: names(name).primaryService });
+  const moves =
+    service?.spec?.selector?.[labels.podName] !== primary ||
+    view.pods.some((p) => !p.terminating && p.role !== roleOf(p, primary));
+  if (moves) await confirmCurrent(ctx);
   for (const pod of view.pods) {
     if (!pod.terminating) await setRole(ctx, view.cluster.metadata.namespace, pod, roleOf(pod, primary));
   }
@@ -451,7 +477,8 @@ async function stepScaling(view: View, ctx: Context, timers: number[]): Promise<
   const decision = policy
     ? autoscale(current, loads, { min, max, ...policy }, pending, view.now)
     : {
-        readReplicas: Math.min(max, Math.max(min, min)),
+        // Without autoscaling the spec's minimum is the number (max is min then).
+        readReplicas: min,
         pending: undefined,
         loadPerReplica: undefined,
         recheckAfterMs: undefined,
