@@ -98,8 +98,10 @@ test("chaos: the operator killed (SIGKILL) mid-failover; the next one finishes i
   );
   assert.deepEqual(selectors.seen, ["chaos-0", "chaos-2"], "the write Service switched once");
   assert.deepEqual([...primaries].sort(), ["chaos-0", "chaos-2"], "no other pod was ever primary");
+  // Events are written in the background (and the killed operator's last ones may be lost): wait, then count.
+  await eventually("the Promoted Event", async () => (await count(namespace, "Promoted")) >= 1);
   assert.equal(await count(namespace, "Promoted"), 1);
-  assert.equal(await count(namespace, "FailoverStarted"), 1, "decided once");
+  assert.ok((await count(namespace, "FailoverStarted")) <= 1, "decided once");
   assert.equal((await second.stop()).code, 0, second.stderr);
 });
 

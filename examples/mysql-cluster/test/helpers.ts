@@ -163,3 +163,13 @@ export async function recordChanges<T extends KubeObject>(
   })();
   return { seen, stop: () => abort.abort() };
 }
+
+/**
+ * How many times an Event of `reason` was recorded in the namespace (series included), once at least `atLeast`
+ * were: Events are written in the background, after the status a test waits on.
+ */
+export async function eventCount(namespace: string, reason: string, atLeast = 1): Promise<number> {
+  const count = async () => (await eventsOf(namespace, reason)).reduce((n, e) => n + (e.series?.count ?? 1), 0);
+  await eventually(`${atLeast} ${reason} Event(s)`, async () => (await count()) >= atLeast);
+  return count();
+}

@@ -16,6 +16,7 @@ import {
   backupsOf,
   client,
   clusterWhen,
+  eventCount,
   eventsOf,
   gone,
   plane,
@@ -139,5 +140,5 @@ test("level 3: data volumes and credentials kept by policy (Retain), or deleted 
   assert.deepEqual(left, ["data-keep-0", "data-keep-1"]);
   const secret = await client.get(corev1.Secret, { namespace, name: "keep-credentials" });
   assert.equal(secret.metadata?.ownerReferences?.length ?? 0, 0, "released, so the garbage collector leaves it");
-  assert.ok((await eventsOf(namespace, "CredentialsRetained")).length >= 1);
+  assert.ok((await eventCount(namespace, "CredentialsRetained")) >= 1);
 });

@@ -11,6 +11,7 @@ import { labels, observed } from "../src/names.ts";
 import {
   client,
   clusterWhen,
+  eventCount,
   eventsOf,
   isReady,
   plane,
@@ -64,8 +65,8 @@ test("level 3: the primary deleted → the least-lagging replica promoted, Servi
   assert.equal(volumeAfter.metadata?.uid, volumeBefore.metadata?.uid, "the old primary keeps its data volume");
   const replicas = await client.get(corev1.Service, { namespace, name: "db-replicas" });
   assert.equal(replicas.spec?.selector?.[labels.role], "replica");
+  assert.equal(await eventCount(namespace, "Promoted"), 1);
   const promoted = await eventsOf(namespace, "Promoted");
-  assert.equal(promoted.length, 1);
   assert.match(promoted[0]?.note ?? "", /db-2 promoted to primary \(PrimaryFailed\); db-0 rejoins as a replica/);
 
   // Marked failed: the readiness probe of db-2 fails. db-1 (lag 5) is preferred to db-0 (no lag reported yet).
@@ -90,6 +91,7 @@ test("level 3: the primary deleted → the least-lagging replica promoted, Servi
       ["db-2", "db-1"],
     ],
   );
+  await eventCount(namespace, "FailoverStarted", 2);
   assert.match(
     (await eventsOf(namespace, "FailoverStarted")).map((e) => e.note).join("\n"),
     /primary pod db-2 not ready for 2s: promoting db-1/,
