@@ -14,7 +14,6 @@ const policy = (description: string) =>
 
 /** The phases of `status.phase`; every change is recorded as an Event. */
 export const phases = [
-  "Pending",
   "Creating",
   "Ready",
   "Upgrading",
@@ -34,7 +33,6 @@ export type Phase = (typeof phases)[number];
 const status = Type.Object({
   phase: Type.Optional(
     Type.Union([
-      Type.Literal("Pending"),
       Type.Literal("Creating"),
       Type.Literal("Ready"),
       Type.Literal("Upgrading"),
