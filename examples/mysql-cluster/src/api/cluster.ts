@@ -13,15 +13,7 @@ const policy = (description: string) =>
   Type.Union([Type.Literal("Retain"), Type.Literal("Delete")], { default: "Retain", description });
 
 /** The phases of `status.phase`; every change is recorded as an Event. */
-export const phases = [
-  "Creating",
-  "Ready",
-  "Upgrading",
-  "RollingBack",
-  "FailingOver",
-  "Scaling",
-  "Degraded",
-] as const;
+export const phases = ["Creating", "Ready", "Upgrading", "RollingBack", "FailingOver", "Scaling", "Degraded"] as const;
 export type Phase = (typeof phases)[number];
 
 /**
