@@ -61,7 +61,7 @@ export function smallCluster(namespace: string, name: string, spec: Partial<MySQ
     spec: {
       version: "8.0",
       readReplicas: { min: 2 },
-      upgrade: { podReadyTimeoutSeconds: 8 },
+      upgrade: { podReadyTimeoutSeconds: 60 },
       failover: { primaryUnreadySeconds: 2 },
       backup: { timeoutSeconds: 20, backoffSeconds: 1 },
       ...spec,

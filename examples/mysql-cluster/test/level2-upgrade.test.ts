@@ -118,7 +118,8 @@ test("level 2: a version change backs up first, then restarts replicas then the 
 test("level 2: a pod that does not become ready stops the rollout and rolls it back, with a condition saying why; a fixed spec rolls out", async (t) => {
   const namespace = await plane.namespace(t);
   await startOperator(t, namespace);
-  await client.create(MySQLCluster, smallCluster(namespace, "bad"));
+  // A restarted pod has 8 s to become ready (kwok makes a healthy one ready within a second).
+  await client.create(MySQLCluster, smallCluster(namespace, "bad", { upgrade: { podReadyTimeoutSeconds: 8 } }));
   await readyCluster(namespace, "bad");
   const before = Object.fromEntries((await podsOf(namespace, "bad")).map((p) => [p.metadata?.name, p.metadata?.uid]));
   // 8.4 with pods that never become ready.
