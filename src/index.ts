@@ -95,8 +95,11 @@ export {
 // Running an operator.
 export { Manager, type ManagerOptions } from "./manager/index.ts";
 export {
+  type AlertRule,
+  type CapabilityLevel,
   defineOperator,
   installCrds,
+  type MetricPanel,
   type OperatorDefinition,
   type RunOptions,
   runOperator,
@@ -115,5 +118,7 @@ export {
   type FieldCause,
   type MutationResult,
   mutatingWebhook,
+  stash,
+  unstash,
   validatingWebhook,
 } from "./webhook/index.ts";

@@ -15,6 +15,7 @@ import { type ClusterCredentials, PlaneHttp, probe } from "./http.ts";
 import { kubeconfigYaml } from "./kubeconfig.ts";
 import { assertPortFree, freePorts } from "./ports.ts";
 import { ComponentProcess, pidRuns } from "./process.ts";
+import { extraStages } from "./stages.ts";
 import {
   type ComponentState,
   credentialsFromKubeconfig,
@@ -153,6 +154,7 @@ export class ControlPlane {
       saPub: join(dir, "pki", "service-account.pub"),
       kubeconfig: join(dir, "kubeconfig"),
       schedulerConfig: join(dir, "scheduler.yaml"),
+      extraStages: join(dir, "kwok-stages.yaml"),
     };
     await mkdir(join(dir, "pki"), { recursive: true, mode: 0o700 });
     await mkdir(join(dir, "logs"), { recursive: true });
@@ -273,6 +275,7 @@ export class ControlPlane {
         const kwokAssets = await findKwokAssets(options.binaries?.env);
         if (!kwokAssets)
           throw new Error("kwok stage files are missing from the cache; run `converge cluster binaries`");
+        await writeFile(files.extraStages, extraStages);
         launch(
           {
             name: "kube-controller-manager",
@@ -325,6 +328,7 @@ export class ControlPlane {
           [
             `--kubeconfig=${files.kubeconfig}`,
             `--config=${kwokAssets.stages}`,
+            `--config=${files.extraStages}`,
             "--manage-all-nodes=false",
             `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation}=fake`,
             // Fake nodes and pods get addresses that nothing ever connects to; the node IP stays on loopback.

@@ -29,5 +29,6 @@ export {
 } from "./named.ts";
 export { cacheRoot, planeDir, stateRoot } from "./paths.ts";
 export { boundToParentDeath } from "./process.ts";
+export { extraStages, holdAnnotation } from "./stages.ts";
 export type { ComponentState, PlaneState } from "./state.ts";
 export { versions } from "./versions.ts";

@@ -150,6 +150,7 @@ export function chartFiles(ctx: GenerateContext, rbac: KubeObject[]): GeneratedF
     imageTag: scalar(image.tag === ctx.version ? "" : image.tag),
     imageDigest: scalar(image.digest),
     serviceMonitor: ctx.op.monitoring?.serviceMonitor === true,
+    prometheusRule: (ctx.op.monitoring?.alerts?.length ?? 0) > 0,
     webhooks,
     crds: ctx.op.definitions.map((d) => `  - ${d.plural}.${d.group} (${d.kind})`).join("\n"),
   };

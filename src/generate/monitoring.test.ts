@@ -21,6 +21,8 @@ import {
   type GrafanaDashboard,
   monitoringFiles,
   monitoringPaths,
+  type PrometheusRule,
+  prometheusRuleTemplatePath,
   serviceMonitorObject,
   serviceMonitorTemplate,
 } from "./monitoring.ts";
@@ -199,4 +201,59 @@ test("the imported ServiceMonitor module is what the importer writes from the up
     current === expected.content,
     `src/generate/generated/${expected.path} is stale: npm run generate:imported`,
   );
+});
+
+test("alerts: a PrometheusRule of the rules, and a chart template guarded like the ServiceMonitor; the operator's own panels", () => {
+  const op = defineOperator({
+    ...base,
+    monitoring: {
+      alerts: [
+        {
+          alert: "WidgetDown",
+          expr: "widget_up == 0",
+          for: "5m",
+          severity: "critical",
+          summary: "Widget {{ $labels.name }} is down",
+          description: "No widget for {{ $value }}s.",
+        },
+      ],
+      panels: [
+        {
+          title: "Widgets",
+          description: "Widgets up.",
+          unit: "short",
+          queries: [{ expr: "widget_up", legend: "{{name}}" }],
+        },
+      ],
+    },
+  });
+  const ctx = contextFor(op);
+  const files = monitoringFiles(ctx);
+  assert.deepEqual(
+    files.map((f) => f.path),
+    [monitoringPaths.rules, `charts/widget-operator/${prometheusRuleTemplatePath}`],
+  );
+  const rule = parse(files[0]?.content ?? "") as PrometheusRule;
+  assert.deepEqual(rule.spec.groups[0]?.rules, [
+    {
+      alert: "WidgetDown",
+      expr: "widget_up == 0",
+      for: "5m",
+      labels: { severity: "critical" },
+      annotations: { summary: "Widget {{ $labels.name }} is down", description: "No widget for {{ $value }}s." },
+    },
+  ]);
+  // (The apiserver validates it against Prometheus Operator's CRD in examples/mysql-cluster/test/level4-insights.test.ts.)
+  const template = files[1]?.content ?? "";
+  assert.match(
+    template,
+    /\{\{- if and \.Values\.metrics\.prometheusRule\.enabled \(\.Capabilities\.APIVersions\.Has "monitoring\.coreos\.com\/v1"\) \}\}/,
+  );
+  // Prometheus's own template actions reach Prometheus: Helm prints them literally.
+  assert.match(template, /summary: Widget \{\{`\{\{ \$labels\.name \}\}`\}\} is down/);
+  const values = chartFiles(ctx, []).find((f) => f.path.endsWith("values.yaml"))?.content ?? "";
+  assert.match(values, /prometheusRule:\n\s+# The operator's alerting rules/);
+  // The operator's own panels follow the controller panels.
+  const board = dashboard(contextFor({ ...op, monitoring: { ...op.monitoring, dashboard: true } }));
+  assert.equal(board.panels.find((p) => p.title === "Widgets")?.targets[0]?.expr, "widget_up");
 });

@@ -20,8 +20,12 @@ import { fileHeader, type GenerateContext, type GeneratedFile, type Generator } 
 /** Where the raw ServiceMonitor and the dashboard are written, relative to the project. */
 export const monitoringPaths = {
   serviceMonitor: "config/prometheus/monitor.yaml",
+  rules: "config/prometheus/rules.yaml",
   dashboard: "config/grafana/dashboard.json",
 } as const;
+
+/** The chart template of the PrometheusRule, relative to the chart folder. */
+export const prometheusRuleTemplatePath = "templates/prometheusrule.yaml";
 
 /** The chart template of the ServiceMonitor, relative to the chart folder. */
 export const serviceMonitorTemplatePath = "templates/servicemonitor.yaml";
@@ -256,6 +260,9 @@ function panels(ctx: GenerateContext): PanelSpec[] {
       },
     );
   }
+  for (const p of ctx.op.monitoring?.panels ?? []) {
+    specs.push({ ...p, queries: p.queries.map((q): [string, string] => [q.expr, q.legend]) });
+  }
   specs.push(
     {
       title: "Memory",
@@ -365,6 +372,78 @@ export function formatJson(value: unknown, indent = "", column = 0): string {
   return `{\n${lines.join(",\n")}\n${indent}}`;
 }
 
+// --- alerting rules -------------------------------------------------------------------------------------------
+
+/** A PrometheusRule (monitoring.coreos.com/v1) holding an operator's alerts in one group named after it. */
+export interface PrometheusRule {
+  apiVersion: "monitoring.coreos.com/v1";
+  kind: "PrometheusRule";
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec: {
+    groups: Array<{
+      name: string;
+      rules: Array<{
+        alert: string;
+        expr: string;
+        for?: string;
+        labels: Record<string, string>;
+        annotations: Record<string, string>;
+      }>;
+    }>;
+  };
+}
+
+/** The PrometheusRule of the raw manifests: `<name>-alerts` in the operator's namespace. */
+export function prometheusRuleObject(ctx: GenerateContext): PrometheusRule {
+  const alerts = ctx.op.monitoring?.alerts ?? [];
+  return {
+    apiVersion: serviceMonitorApiVersion,
+    kind: "PrometheusRule",
+    metadata: { name: `${ctx.op.name}-alerts`, namespace: ctx.namespace, labels: labelsFor(ctx) },
+    spec: {
+      groups: [
+        {
+          name: ctx.op.name,
+          rules: alerts.map((a) => ({
+            alert: a.alert,
+            expr: a.expr,
+            ...(a.for ? { for: a.for } : {}),
+            labels: { severity: a.severity },
+            annotations: { summary: a.summary, description: a.description },
+          })),
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * `templates/prometheusrule.yaml`: the same rules in the release's namespace with the release's labels (and the
+ * values' extra labels, which Prometheus's `ruleSelector` looks for), where the cluster serves
+ * monitoring.coreos.com/v1 and `metrics.prometheusRule.enabled` is true. Go template actions in the rules' text
+ * (`{{ $labels.x }}`) are kept for Prometheus, not run by Helm.
+ */
+export function prometheusRuleTemplate(ctx: GenerateContext): string {
+  const c = ctx.op.name;
+  const base = prometheusRuleObject(ctx);
+  const body = stringify(
+    { ...base, metadata: { name: marker.name, namespace: marker.namespace, labels: { [marker.labels]: "" } } },
+    { lineWidth: 0 },
+  )
+    // Prometheus's own templates pass through Helm as literal text.
+    .replace(/\{\{(.*?)\}\}/g, (_, inner: string) => `{{\`{{${inner}}}\`}}`)
+    .replace(
+      `    ${marker.labels}: ""`,
+      `    {{- include "${c}.labels" . | nindent 4 }}\n    {{- with .Values.metrics.prometheusRule.labels }}\n    {{- toYaml . | nindent 4 }}\n    {{- end }}`,
+    )
+    .replaceAll(marker.name, `{{ include "${c}.fullname" . }}-alerts`)
+    .replaceAll(marker.namespace, "{{ .Release.Namespace }}");
+  return `${fileHeader}# Rendered where the cluster serves ${serviceMonitorApiVersion} (Prometheus Operator's CRDs) and metrics.prometheusRule.enabled is true.
+{{- if and .Values.metrics.prometheusRule.enabled (.Capabilities.APIVersions.Has "${serviceMonitorApiVersion}") }}
+${body}{{- end }}
+`;
+}
+
 /** The files of the monitoring generator (none for an operator that asks for no monitoring). */
 export function monitoringFiles(ctx: GenerateContext): GeneratedFile[] {
   const files: GeneratedFile[] = [];
@@ -378,6 +457,15 @@ export function monitoringFiles(ctx: GenerateContext): GeneratedFile[] {
         content: `${fileHeader}# Needs Prometheus Operator's ServiceMonitor CRD (${serviceMonitorApiVersion}): apply it only where that is installed.\n${stringify(monitor, { lineWidth: 0 })}`,
       },
       { path: `charts/${ctx.op.name}/${serviceMonitorTemplatePath}`, content: serviceMonitorTemplate(ctx) },
+    );
+  }
+  if (wanted.alerts?.length) {
+    files.push(
+      {
+        path: monitoringPaths.rules,
+        content: `${fileHeader}# Needs Prometheus Operator's PrometheusRule CRD (${serviceMonitorApiVersion}): apply it only where that is installed.\n${stringify(prometheusRuleObject(ctx), { lineWidth: 0 })}`,
+      },
+      { path: `charts/${ctx.op.name}/${prometheusRuleTemplatePath}`, content: prometheusRuleTemplate(ctx) },
     );
   }
   if (wanted.dashboard) {

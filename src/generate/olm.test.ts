@@ -282,3 +282,16 @@ test("validateBundle: the CSV's name, version and install modes", () => {
   const p5 = validateBundle(fs.filter((f) => f.path !== csvPath));
   assert.deepEqual(p5, ["the bundle has 0 ClusterServiceVersions, not one"]);
 });
+
+test("the CSV's capability level: Basic Install by default, the operator's own when it says one; validated", () => {
+  assert.equal(csvOf(files()).metadata?.annotations?.capabilities, "Basic Install");
+  const autoPilot = files(operator({ capabilityLevel: "Auto Pilot" }));
+  assert.equal(csvOf(autoPilot).metadata?.annotations?.capabilities, "Auto Pilot");
+  assert.deepEqual(validateBundle(autoPilot), []);
+  const wrong = withCsv(autoPilot, (csv) => {
+    if (csv.metadata?.annotations) csv.metadata.annotations.capabilities = "Autopilot";
+  });
+  assert.deepEqual(validateBundle(wrong), [
+    `${csvPath}: capabilities "Autopilot" is not one of Basic Install, Seamless Upgrades, Full Lifecycle, Deep Insights, Auto Pilot`,
+  ]);
+});

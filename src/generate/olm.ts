@@ -12,7 +12,7 @@
  * `validateBundle` makes the checks of `operator-sdk bundle validate` that need no cluster and no index.
  */
 import { parseAllDocuments, stringify } from "yaml";
-import type { OperatorDefinition } from "../operator/operator.ts";
+import { capabilityLevels, type OperatorDefinition } from "../operator/operator.ts";
 import { hasWebhooks } from "../operator/webhooks.ts";
 import type * as admissionregistrationv1 from "../types/generated/admissionregistration.v1.ts";
 import type * as apiextensionsv1 from "../types/generated/apiextensions.v1.ts";
@@ -177,7 +177,7 @@ export function clusterServiceVersion(ctx: GenerateContext): ClusterServiceVersi
       name: csvName(op, version),
       labels: labelsFor(ctx),
       annotations: {
-        capabilities: "Basic Install",
+        capabilities: op.capabilityLevel ?? "Basic Install",
         containerImage: ctx.image,
         "operators.operatorframework.io/builder": "converge",
       },
@@ -372,6 +372,11 @@ export function validateBundle(files: GeneratedFile[]): string[] {
     problems.push(`${path}: the CSV is named "${name}", not "${packageName}.v${version}" (<package>.v<version>)`);
   }
   if (typeof spec.displayName !== "string" || spec.displayName === "") problems.push(`${path}: no spec.displayName`);
+  const annotations = isRecord(metadata.annotations) ? metadata.annotations : {};
+  const level = annotations.capabilities;
+  if (level !== undefined && !capabilityLevels.some((l) => l === level)) {
+    problems.push(`${path}: capabilities "${String(level)}" is not one of ${capabilityLevels.join(", ")}`);
+  }
 
   const modes = Array.isArray(spec.installModes) ? spec.installModes.filter(isRecord) : [];
   if (modes.length === 0) problems.push(`${path}: no spec.installModes`);

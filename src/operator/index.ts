@@ -1,8 +1,12 @@
 /** The operator layer: one description of an operator (definitions, controllers, deployment) for tools and for running it. */
 export {
+  type AlertRule,
+  type CapabilityLevel,
+  capabilityLevels,
   createOperatorManager,
   defineOperator,
   installCrds,
+  type MetricPanel,
   type OperatorDefinition,
   type RunOptions,
   runOperator,

@@ -37,6 +37,13 @@ export interface OperatorDefinition {
   /** Namespace the operator is deployed to (default `<name>-system`). */
   namespace?: string;
   /**
+   * The operator's capability level in the Operator Framework's maturity model, written into the OLM bundle's CSV
+   * (`capabilities` annotation): what it does beyond installing, from "Basic Install" (the default) through
+   * "Seamless Upgrades", "Full Lifecycle" (backup, restore, failure recovery), "Deep Insights" (metrics, alerts,
+   * events) to "Auto Pilot" (scaling, tuning, self-healing).
+   */
+  capabilityLevel?: CapabilityLevel;
+  /**
    * Monitoring that `converge generate` adds: `serviceMonitor`, a Prometheus Operator ServiceMonitor for the metrics
    * Service (`config/prometheus/monitor.yaml`, and in the chart where the cluster serves monitoring.coreos.com/v1);
    * `dashboard`, a Grafana dashboard of the controller metrics (`config/grafana/dashboard.json`).
@@ -44,8 +51,51 @@ export interface OperatorDefinition {
   monitoring?: {
     serviceMonitor?: boolean;
     dashboard?: boolean;
+    /**
+     * Panels of the operator's own metrics, added to the dashboard after the controller panels. Queries may use the
+     * dashboard's variables `$namespace` and `$job` (the operator's scrape target) as the built-in panels do.
+     */
+    panels?: MetricPanel[];
+    /**
+     * Prometheus alerting rules on the operator's metrics: a PrometheusRule in `config/prometheus/rules.yaml`, and in
+     * the chart where the cluster serves monitoring.coreos.com/v1 (`metrics.prometheusRule.enabled`).
+     */
+    alerts?: AlertRule[];
   };
 }
+
+/** A dashboard panel (a time series) of an operator's own metrics. */
+export interface MetricPanel {
+  title: string;
+  description: string;
+  /** Grafana's unit: `s`, `short`, `bytes`, `percentunit`, ... */
+  unit: string;
+  queries: Array<{ expr: string; legend: string }>;
+}
+
+/** A Prometheus alerting rule. */
+export interface AlertRule {
+  /** The alert's name, e.g. `MySQLClusterPrimaryDown`. */
+  alert: string;
+  /** PromQL; the alert fires for each series it returns. */
+  expr: string;
+  /** How long `expr` must hold first, e.g. `5m`. */
+  for?: string;
+  severity: "critical" | "warning" | "info";
+  /** One line, may use `{{ $labels.x }}` and `{{ $value }}`. */
+  summary: string;
+  description: string;
+}
+
+/** The five levels of the Operator Framework's capability model, as OLM's CSV annotation spells them. */
+export const capabilityLevels = [
+  "Basic Install",
+  "Seamless Upgrades",
+  "Full Lifecycle",
+  "Deep Insights",
+  "Auto Pilot",
+] as const;
+export type CapabilityLevel = (typeof capabilityLevels)[number];
 
 /** Checks an operator definition and returns it, typed. */
 export function defineOperator(def: OperatorDefinition): OperatorDefinition {
