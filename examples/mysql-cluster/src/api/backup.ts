@@ -16,7 +16,7 @@ export const MySQLBackup = defineResource({
   plural: "mysqlbackups",
   singular: "mysqlbackup",
   shortNames: ["myb"],
-  categories: ["mysql"],
+  categories: ["db"],
   description: "One backup of a MySQLCluster, on demand, on its schedule, or before an upgrade.",
   versions: {
     v1beta1: {

@@ -276,7 +276,7 @@ export const MySQLCluster = defineResource({
   plural: "mysqlclusters",
   singular: "mysqlcluster",
   shortNames: ["myc"],
-  categories: ["mysql"],
+  categories: ["db"],
   description: "A replicated MySQL: one primary and read replicas, run at capability level 5.",
   versions: { v1alpha1, v1beta1 },
   storage: "v1beta1",

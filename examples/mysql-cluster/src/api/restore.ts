@@ -12,7 +12,7 @@ export const MySQLRestore = defineResource({
   plural: "mysqlrestores",
   singular: "mysqlrestore",
   shortNames: ["myr"],
-  categories: ["mysql"],
+  categories: ["db"],
   description: "Restores a MySQLBackup into a new MySQLCluster.",
   versions: {
     v1beta1: {
