@@ -14,7 +14,7 @@ import { batchv1, corev1 } from "converge-sdk";
 import { eventually, FaultProxy, spawnOperator } from "converge-sdk/testing";
 import { MySQLCluster } from "../src/api/cluster.ts";
 import { slotAnnotation } from "../src/cluster/backups.ts";
-import { labels, observed } from "../src/names.ts";
+import { labels, observed, revisionAnnotation } from "../src/names.ts";
 import {
   backupsOf,
   client,
@@ -107,13 +107,18 @@ test("chaos: the operator killed (SIGKILL) mid-failover; the next one finishes i
 
 test("chaos: the leader killed mid-upgrade; the standby finishes — each pod restarted once, one pre-upgrade backup, one backup per slot", async (t) => {
   const namespace = await plane.namespace(t);
+  const dir = await mkdtemp(join(tmpdir(), "mysql-cluster-chaos-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Both replicas talk through the proxy, which holds the deletion of the second pod to restart: the leader is
+  // killed there, with that restart recorded in the status and not carried out.
+  await using proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
   const lines: Array<{ who: string; event: string }> = [];
   const start = (who: string) =>
     spawnOperator(fixture, {
-      kubeconfig: plane.kubeconfig,
+      kubeconfig: proxy.kubeconfig,
       env: { WATCH_NAMESPACE: namespace, LEASE: "mysql-cluster-operator", IDENTITY: who },
       onLine: (line, stream) => {
-        if (stream === "stdout" && line.startsWith("{"))
+        if (stream === "stdout" && line.startsWith('{"event"'))
           lines.push({ who, ...(JSON.parse(line) as { event: string }) });
       },
     });
@@ -131,14 +136,29 @@ test("chaos: the leader killed mid-upgrade; the standby finishes — each pod re
   const original = new Map(
     (await podsOf(namespace, "lead")).map((p) => [p.metadata?.uid ?? "", p.metadata?.name ?? ""]),
   );
+  // What happened, in order, for the message of a failed assertion.
+  const timeline: string[] = [];
   const deleted: string[] = [];
   const names = new Map<string, string>();
   const jobUids = new Map<string, Set<string>>();
   const pods = await recordChanges(corev1.Pod, namespace, (p) => {
-    if (p.metadata?.deletionTimestamp && !deleted.includes(p.metadata.uid ?? "")) {
-      deleted.push(p.metadata.uid ?? "");
-      names.set(p.metadata.uid ?? "", `${p.metadata.name} (${p.metadata.labels?.[labels.revision] ?? "?"})`);
+    const uid = p.metadata?.uid ?? "";
+    const revision = p.metadata?.annotations?.[revisionAnnotation];
+    if (revision)
+      timeline.push(
+        `pod ${p.metadata?.name} ${uid.slice(0, 8)} ${revision}${p.metadata?.deletionTimestamp ? " deleting" : ""}`,
+      );
+    if (p.metadata?.deletionTimestamp && !deleted.includes(uid)) {
+      deleted.push(uid);
+      names.set(uid, `${p.metadata.name} (${revision ?? "?"})`);
     }
+    return undefined;
+  });
+  const rollouts = await recordChanges(MySQLCluster, namespace, (c) => {
+    const r = c.status?.rollout;
+    timeline.push(
+      `status ${r ? `${r.step} ${r.hash} restarted [${r.restarted?.join(",")}] pod ${r.pod ?? "-"} ${r.podUID?.slice(0, 8) ?? ""}` : `revision ${c.status?.revision?.hash}`}`,
+    );
     return undefined;
   });
   const jobs = await recordChanges(batchv1.Job, namespace, (j) => {
@@ -149,12 +169,18 @@ test("chaos: the leader killed mid-upgrade; the standby finishes — each pod re
   });
   t.after(() => {
     pods.stop();
+    rollouts.stop();
     jobs.stop();
   });
 
+  proxy.inject({ verb: "delete", resource: "pods", path: /\/pods\/lead-1$/, action: { stall: true }, times: 1 });
   await client.patch(MySQLCluster, { namespace, name: "lead" }, "merge", { spec: { version: "8.4" } });
-  await clusterWhen(namespace, "lead", (c) => (c.status?.rollout?.restarted?.length ?? 0) >= 1, "one pod upgraded");
+  await eventually("the deletion of lead-1 to be held", () => proxy.heldCount >= 1, 60_000);
   (leader === "a" ? operators.a : operators.b).child.kill("SIGKILL");
+  timeline.push(`killed ${leader}`);
+  const midway = await client.get(MySQLCluster, { namespace, name: "lead" });
+  assert.deepEqual(midway.status?.rollout?.restarted, ["lead-2"], "lead-2 restarted before the kill");
+  assert.equal(midway.status?.rollout?.pod, "lead-1", "lead-1's restart recorded, its deletion held");
   const standby = leader === "a" ? "b" : "a";
   await eventually("the standby to lead", () => lines.some((l) => l.who === standby && l.event === "leading"));
   const done = await clusterWhen(
@@ -166,10 +192,9 @@ test("chaos: the leader killed mid-upgrade; the standby finishes — each pod re
   );
   assert.equal(done.status?.primary, "lead-0");
 
-  // Each original pod restarted exactly once, and no pod of the new revision.
+  // Each original pod restarted exactly once, in order, and no pod of the new revision.
   const restarted = deleted.map((uid) => original.get(uid) ?? `new pod ${names.get(uid)}`);
-  assert.deepEqual([...restarted].sort(), ["lead-0", "lead-1", "lead-2"]);
-  assert.deepEqual(restarted, ["lead-2", "lead-1", "lead-0"]);
+  assert.deepEqual(restarted, ["lead-2", "lead-1", "lead-0"], timeline.join("\n"));
   // A few more slots under the new leader.
   const backups = await eventually(
     "scheduled backups under both leaders",

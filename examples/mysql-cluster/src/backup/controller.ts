@@ -75,11 +75,15 @@ export const backupController = controller("mysqlbackup")
       return;
     }
 
-    if (!ctx.cache.get(batchv1.Job, { namespace, name: jobName(name, attempt) }))
+    // An attempt's Job is made once and then only read: its template is immutable, and what it was made from (the
+    // primary, the version) may have changed since — an upgrade or a failover during a backup.
+    let job = ctx.cache.get(batchv1.Job, { namespace, name: jobName(name, attempt) });
+    if (!job) {
       await ensureBackupVolume(ctx, namespace, backup.spec.cluster, settingsOf(cluster).storage.size);
-    const source = cluster.status?.primary ?? names(backup.spec.cluster).pod(0);
-    const version = cluster.status?.currentVersion ?? cluster.spec.version;
-    const job = await ctx.apply(batchv1.Job, backupJob(name, backup.spec.cluster, attempt, version, source));
+      const source = cluster.status?.primary ?? names(backup.spec.cluster).pod(0);
+      const version = backup.status?.source?.version ?? cluster.status?.currentVersion ?? cluster.spec.version;
+      job = await ctx.apply(batchv1.Job, backupJob(name, backup.spec.cluster, attempt, version, source));
+    }
     const outcome = jobOutcome(job);
     if (outcome === "Complete") {
       await ctx.status((s, conditions) => {
@@ -91,10 +95,10 @@ export const backupController = controller("mysqlbackup")
       ctx.event("Normal", "BackupCompleted", `attempt ${attempt} completed`, { action: "Backup" });
       return;
     }
-    const started = Date.parse(job.metadata.creationTimestamp ?? iso(now));
+    const started = Date.parse(job.metadata?.creationTimestamp ?? iso(now));
     const stuck = now.getTime() - started >= settings.timeoutMs;
     if (!outcome && !stuck) return requeueAfter(started + settings.timeoutMs - now.getTime());
-    await giveUpAttempt(backup, ctx, job.metadata.name, outcome === "Failed" ? "Failed" : "Stuck", settings, now);
+    await giveUpAttempt(backup, ctx, jobName(name, attempt), outcome === "Failed" ? "Failed" : "Stuck", settings, now);
   });
 
 /** Records a failed or stuck attempt, stops its Job, and plans the next one (or fails the backup). */

@@ -49,6 +49,8 @@ export async function stepRollout(view: View, ctx: Context, timers: number[]): P
     const versionChanges = view.target.version !== current.version;
     const backup =
       versionChanges && view.settings.upgrade.backupFirst ? preUpgradeBackupName(name, view.target.hash) : undefined;
+    // Only from the newest status: a new leader's older one may not show the rollout its predecessor started.
+    await confirmCurrent(ctx);
     await transition(view, ctx, (s) => {
       s.rollout = {
         hash: view.target.hash,
@@ -144,7 +146,9 @@ export async function stepRollout(view: View, ctx: Context, timers: number[]): P
     }
     return true;
   }
-  // Record the restart before deleting, so that the pod is deleted once (see above).
+  // Record the restart before deleting, so that the pod is deleted once (see above); and decide it only from the
+  // newest status, which names the pods already restarted and the one being restarted.
+  await confirmCurrent(ctx);
   await transition(view, ctx, (s) => {
     if (!s.rollout) return;
     s.rollout.pod = next.pod.name;
