@@ -9,10 +9,12 @@
  *    delete namespaces, so pointing them at a real cluster must be a decision);
  * 3. otherwise a new plane owned by the test process, stopped when its tests end.
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
+import { ensureBinaries } from "../cluster/binaries.ts";
 import { ControlPlane, type PlaneMode } from "../cluster/control-plane.ts";
 import { type ClusterCredentials, PlaneHttp } from "../cluster/http.ts";
 import { credentialsFromKubeconfig } from "../cluster/state.ts";
@@ -59,8 +61,20 @@ export interface TestPlane {
    * `converge.dev/test=true` so that leftovers of a killed run are easy to find.
    */
   namespace(t?: { name: string; after: (fn: () => Promise<void>) => void }): Promise<string>;
+  /**
+   * Runs kubectl (the plane's own, built beside its binaries) with the plane's kubeconfig and `input` on stdin;
+   * resolves with its exit code and output, whatever the code (a test asserts on a refusal as on a success).
+   */
+  kubectl(args: readonly string[], input?: string): Promise<KubectlResult>;
   /** Stops the plane if this process started it; otherwise just closes connections. */
   stop(): Promise<void>;
+}
+
+/** What a kubectl run gave. */
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
 }
 
 export interface TestPlaneOptions {
@@ -101,6 +115,7 @@ async function connect(options: TestPlaneOptions): Promise<TestPlane> {
 
 function handle(kubeconfig: string, credentials: ClusterCredentials, plane: ControlPlane | undefined): TestPlane {
   const http = plane?.http ?? new PlaneHttp(credentials);
+  let kubectlPath: Promise<string> | undefined;
   return {
     kubeconfig,
     server: credentials.server,
@@ -119,6 +134,16 @@ function handle(kubeconfig: string, credentials: ClusterCredentials, plane: Cont
         await http.request("DELETE", `/api/v1/namespaces/${name}`);
       });
       return name;
+    },
+    async kubectl(args, input = "") {
+      kubectlPath ??= ensureBinaries(["kubectl"]).then(({ kubectl }) => kubectl?.path ?? "kubectl");
+      const path = await kubectlPath;
+      return new Promise<KubectlResult>((resolve) => {
+        const child = execFile(path, ["--kubeconfig", kubeconfig, ...args], (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+        );
+        child.stdin?.end(input);
+      });
     },
     async stop() {
       if (plane) await plane.stop();

@@ -3,11 +3,9 @@
  * 127.0.0.1 (a `url` clientConfig, as `converge run` sets up) with the CA bundle the server made itself.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { Client, ForbiddenError, isNotFound } from "../../src/client/index.ts";
-import { ensureBinaries } from "../../src/cluster/binaries.ts";
 import { defineResource, Type } from "../../src/definition/index.ts";
 import { Manager } from "../../src/manager/index.ts";
 import { installCrds, type OperatorDefinition, webhookOptions } from "../../src/operator/index.ts";
@@ -137,18 +135,6 @@ test.after(async () => {
   await admin.close();
 });
 
-const { kubectl } = await ensureBinaries(["kubectl"]);
-const kubectlRun = (args: string[], input?: string) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(
-      kubectl?.path ?? "kubectl",
-      ["--kubeconfig", plane.kubeconfig, ...args],
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input ?? "");
-  });
-
 // Apiserver webhook clients retry failed connections; the first call after the configuration was written can
 // also race its informer. Creating until the webhook answers keeps the tests about behaviour, not start-up.
 async function createWhenServed(namespace: string): Promise<void> {
@@ -169,7 +155,7 @@ test("kubectl create of an invalid object is denied with the webhook's message a
     metadata: { name: "huge", namespace },
     spec: { replicas: 11 },
   });
-  const r = await kubectlRun(["create", "-f", "-"], manifest);
+  const r = await plane.kubectl(["create", "-f", "-"], manifest);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /admission webhook "vgadget.webhooks.e2e.converge.dev" denied the request/);
   assert.match(r.stderr, /a gadget has at most 10 replicas \(spec.replicas: 11: must be at most 10\)/);
@@ -178,7 +164,7 @@ test("kubectl create of an invalid object is denied with the webhook's message a
     (err: unknown) => err instanceof ForbiddenError && /spec\.replicas: 11: must be at most 10/.test(err.message),
   );
   // Warnings reach kubectl too.
-  const warned = await kubectlRun(
+  const warned = await plane.kubectl(
     ["create", "-f", "-"],
     manifest.replace('"huge"', '"idle"').replace('"replicas":11', '"replicas":0'),
   );

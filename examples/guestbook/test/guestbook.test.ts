@@ -18,7 +18,6 @@ import {
   type KubeObject,
   type ResourceType,
 } from "converge-sdk";
-import { ensureBinaries } from "converge-sdk/cluster";
 import { createOperatorManager, InvalidError, waitForCrds } from "converge-sdk/runtime";
 import { eventually, silentLogger, spawnOperator, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
@@ -45,14 +44,6 @@ await installCrds(client, operator);
 const sample = parse(
   await readFile(join(project, "config", "samples", "app_v1alpha1_guestbook.yaml"), "utf8"),
 ) as Guestbook;
-
-const { kubectl } = await ensureBinaries(["kubectl"]);
-const kubectlRun = (args: string[]) =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    execFile(kubectl?.path ?? "kubectl", ["--kubeconfig", plane.kubeconfig, ...args], (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    ),
-  );
 
 /** Runs the operator as `npm start` does, watching only the test's namespace, until the test ends. */
 async function runOperatorIn(t: TestContext, namespace: string): Promise<void> {
@@ -133,7 +124,7 @@ test("the reference sample: a Dapr-annotated Deployment with Ready pods and an i
   );
   assert.equal(g.status?.conditions?.find((x) => x.type === "Degraded")?.status, "False");
 
-  const table = await kubectlRun(["get", "guestbooks", "-n", namespace]);
+  const table = await plane.kubectl(["get", "guestbooks", "-n", namespace]);
   assert.match(table.stdout, /^NAME\s+REPLICAS\s+APP ID\s+READY\s+AGE\n/);
   assert.match(table.stdout, /guestbook-sample\s+2\s+guestbook\s+True\s+\d+s/);
 });

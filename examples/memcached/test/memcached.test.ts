@@ -20,7 +20,6 @@ import {
   type ResourceType,
   validatingWebhook,
 } from "converge-sdk";
-import { ensureBinaries } from "converge-sdk/cluster";
 import { createOperatorManager, ForbiddenError, InvalidError, webhookOptions } from "converge-sdk/runtime";
 import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
@@ -30,17 +29,6 @@ import { validateMemcached } from "../src/webhook.ts";
 
 const plane = await testPlane();
 const client = await Client.connect({ kubeconfig: plane.kubeconfig, fieldManager: "memcached-test" });
-const { kubectl } = await ensureBinaries(["kubectl"]);
-const kubectlRun = (args: string[], input = "") =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(
-      kubectl?.path ?? "kubectl",
-      ["--kubeconfig", plane.kubeconfig, ...args],
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
 
 // The operator as `npm start` runs it, under a name of its own (its webhook configuration is cluster-scoped).
 const op = { ...operator, name: `memcached-operator-${randomBytes(3).toString("hex")}` };
@@ -108,7 +96,7 @@ test("the reference sample: 3 Ready memcached:1.6.9 pods, their names in status.
   assert.equal(available?.observedGeneration, 1);
   assert.equal(m.status?.conditions?.find((c) => c.type === "Degraded")?.status, "False");
   // kubectl get shows the printer columns.
-  const table = await kubectlRun(["get", "memcacheds", "-n", namespace]);
+  const table = await plane.kubectl(["get", "memcacheds", "-n", namespace]);
   assert.match(table.stdout, /^NAME\s+SIZE\s+READY\s+AGE\n/);
   assert.match(table.stdout, /memcached-sample\s+3\s+True\s+\d+s/);
   // Reconciles are counted per Memcached.
@@ -186,7 +174,7 @@ test("size 0 or no version: rejected by the CRD's CEL rules with the reference m
   await bad({ size: 0, version: "1.6.9" }, "spec.size", messages.size);
   await bad({ size: 1 }, "spec.version", messages.version);
   await bad({ size: 1, version: "" }, "spec.version", messages.version);
-  const r = await kubectlRun(
+  const r = await plane.kubectl(
     ["create", "-n", namespace, "-f", "-"],
     JSON.stringify({ ...sample, spec: { size: 0, version: "1.6.9" } }),
   );

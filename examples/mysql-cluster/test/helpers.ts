@@ -3,7 +3,6 @@
  * test's namespace (test files run at once under `npm test`; each operator sees its own namespace only), and
  * waits on clusters, pods and backups.
  */
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import {
   Client,
@@ -15,7 +14,6 @@ import {
   Manager,
   type ResourceType,
 } from "converge-sdk";
-import { ensureBinaries } from "converge-sdk/cluster";
 import { eventually, silentLogger, testPlane } from "converge-sdk/testing";
 import { parse } from "yaml";
 import { MySQLBackup } from "../src/api/backup.ts";
@@ -116,20 +114,6 @@ export const gone = <T extends KubeObject>(type: ResourceType<T>, namespace: str
       (err: unknown) => isNotFound(err) || undefined,
     ),
   );
-
-const { kubectl } = await ensureBinaries(["kubectl"]);
-
-/** kubectl against the plane: its exit code and output. */
-export const kubectlRun = (args: string[], input = "") =>
-  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(
-      kubectl?.path ?? "kubectl",
-      ["--kubeconfig", plane.kubeconfig, ...args],
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
 
 /**
  * Records every distinct value `pick` takes on the namespace's objects of `type`, in order: their values now,

@@ -15,7 +15,7 @@ import { parse } from "yaml";
 import { MySQLCluster } from "../src/api/cluster.ts";
 import { labels } from "../src/names.ts";
 import operator from "../src/operator.ts";
-import { client, kubectlRun, plane, podsOf, readyCluster, sample, smallCluster, startOperator } from "./helpers.ts";
+import { client, plane, podsOf, readyCluster, sample, smallCluster, startOperator } from "./helpers.ts";
 
 const project = fileURLToPath(new URL("..", import.meta.url));
 
@@ -23,7 +23,7 @@ test("level 1: the sample converges — a primary, read replicas, Services, cred
   const namespace = await plane.namespace(t);
   await startOperator(t, namespace);
   await client.create(MySQLCluster, { ...sample, metadata: { ...sample.metadata, namespace } });
-  const waited = await kubectlRun([
+  const waited = await plane.kubectl([
     "wait",
     "-n",
     namespace,
@@ -57,7 +57,7 @@ test("level 1: the sample converges — a primary, read replicas, Services, cred
   assert.equal(Buffer.from(secret.data?.["root-password"] ?? "", "base64").length, 32);
   const config = await client.get(corev1.ConfigMap, { namespace, name: "mysql-cluster-sample-config" });
   assert.match(config.data?.["my.cnf"] ?? "", /^max_connections = 500$/m);
-  const table = await kubectlRun(["get", "myc", "-n", namespace]);
+  const table = await plane.kubectl(["get", "myc", "-n", namespace]);
   assert.match(table.stdout, /^NAME\s+PHASE\s+PRIMARY\s+READY\s+VERSION\s+AGE\n/);
   assert.match(table.stdout, /mysql-cluster-sample\s+Ready\s+mysql-cluster-sample-0\s+3\s+8\.0\s+/);
 });

@@ -20,7 +20,6 @@ import {
   clusterWhen,
   eventsOf,
   isReady,
-  kubectlRun,
   plane,
   readyCluster,
   recordChanges,
@@ -105,7 +104,7 @@ test("level 4: per-cluster metrics, alerts and dashboard on exactly them; an Eve
   await clusterWhen(namespace, "seen", (c) => c.status?.primary !== "seen-0" && isReady(c), "failed over and Ready");
   assert.equal(sample(await scrape(), "mysqlcluster_failovers_total", `${series},reason="PrimaryFailed"`), "1");
   // kubectl waits on the conditions.
-  const waited = await kubectlRun([
+  const waited = await plane.kubectl([
     "wait",
     "-n",
     namespace,
@@ -140,7 +139,7 @@ test("level 4: the PrometheusRule, raw and from the chart, is accepted by the ap
   const namespace = await plane.namespace(t);
   const raw = parse(await readFile(join(project, "config/prometheus/rules.yaml"), "utf8")) as KubeObject;
   const dryRun = (obj: KubeObject) =>
-    kubectlRun(
+    plane.kubectl(
       ["apply", "--server-side", "--dry-run=server", "--validate=strict", "--field-manager=test", "-f", "-"],
       stringify(obj),
     );
