@@ -261,15 +261,13 @@ export class Controller {
     // thousands a second their cost showed in profiles.
     let reconcileId: string | undefined;
     let log: Logger | undefined;
-    const logger = () => {
-      reconcileId ??= randomUUID();
-      log ??= deps.log.child({
+    const id = () => (reconcileId ??= randomUUID());
+    const logger = () =>
+      (log ??= deps.log.child({
         ...(request.namespace ? { namespace: request.namespace } : {}),
         name: request.name,
-        reconcileID: reconcileId,
-      });
-      return log;
-    };
+        reconcileID: id(),
+      }));
     const metrics = deps.metrics ?? detachedRegistry;
     const base: BaseContext = {
       request,
@@ -281,8 +279,7 @@ export class Controller {
       metrics,
       signal,
       get reconcileId() {
-        reconcileId ??= randomUUID();
-        return reconcileId;
+        return id();
       },
     };
     const contextDeps = this.contextDeps;

@@ -121,7 +121,7 @@ export class BoundHistogram extends BoundMetric<HistogramSeries> {
         // Buckets are few (a dozen to forty): a linear scan from the bottom is as fast as a search.
         for (let i = 0; i < bounds.length; i++) {
           if (value <= (bounds[i] as number)) {
-            (s.counts as Float64Array)[i] = ((s.counts as Float64Array)[i] as number) + 1;
+            s.counts[i] = (s.counts[i] ?? 0) + 1;
             return;
           }
         }
