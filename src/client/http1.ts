@@ -7,8 +7,8 @@ import { type SecureContext, connect as tlsConnect } from "node:tls";
  *
  * Written by hand because node:http's generality costs more than the request: measured against the apiserver on
  * one core, a GET+PUT pair of a ConfigMap takes 0.58 ms of CPU through node:https (events, streams and header
- * validation per message, llhttp through the C++ boundary, an abort listener per request) and 0.28 ms on plain TLS
- * sockets with this parser — and an operator's CPU per object is mostly its requests. What it leaves out is what an
+ * validation per message, llhttp through the C++ boundary, an abort listener per request) and 0.40 ms on plain TLS
+ * sockets with this parser, one pair in flight (0.31 ms with four; bench/micro/transport.ts) — and an operator's CPU per object is mostly its requests. What it leaves out is what an
  * apiserver does not use: no 1xx handling beyond skipping them, no trailers, no content encodings (none is asked
  * for), no upgrades.
  */
