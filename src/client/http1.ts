@@ -25,6 +25,11 @@ export interface Http1PoolOptions {
   maxConnections?: number;
   /** A new connection must connect (TCP and TLS) within this (0: no limit). */
   connectTimeoutMs: number;
+  /**
+   * Whether a connection that finished its response is kept for the next request (default true). Watches open a
+   * new connection each (a stale kept-alive one would fail a stream that cannot be sent again): theirs are closed.
+   */
+  reuse?: boolean;
 }
 
 /** A response head: status and headers, names in lower case (repeated headers joined with ", "). */
@@ -485,6 +490,10 @@ export class Http1Pool {
       // A slot is free: a waiting request gets a new connection.
       const next = this.waiting.shift();
       if (next) next.take(this.open(next.describe));
+      return;
+    }
+    if (this.options.reuse === false) {
+      c.destroy(resetError("the connection is not reused"));
       return;
     }
     const next = this.waiting.shift();

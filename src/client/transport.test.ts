@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import type { ConnectionConfig } from "./config.ts";
@@ -50,4 +51,38 @@ test("the request timeout bounds an answer that never comes, with the verb and p
     code: "ETIMEDOUT",
     message: "POST /api/v1/namespaces: no answer within 300 ms (request timeout)",
   });
+});
+
+test("a finished watch's connection is closed, not kept idle; an ordinary request's is kept for the next", async (t) => {
+  const open = new Set<Socket>();
+  const server = createHttpServer((req, res) => {
+    res.setHeader("content-type", "application/json");
+    if (req.url?.includes("watch=true")) {
+      // A watch the server ends (its timeout): one event, then the end of the chunked body.
+      res.write(`${JSON.stringify({ type: "ADDED", object: { metadata: { name: "a" } } })}\n`);
+      res.end();
+    } else res.end("{}");
+  });
+  server.on("connection", (s: Socket) => {
+    open.add(s);
+    s.on("close", () => open.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as { port: number }).port;
+  const transport = new Transport(
+    { server: `http://127.0.0.1:${port}`, tls: {}, authorization: async () => undefined, name: "local" },
+    { connectTimeoutMs: 0, requestTimeoutMs: 0 },
+  );
+  t.after(() => transport.close());
+
+  await transport.json({ method: "GET", path: "/api/v1/namespaces" });
+  const events: unknown[] = [];
+  for await (const e of transport.lines({ path: "/api/v1/namespaces", query: { watch: true } })) events.push(e);
+  assert.equal(events.length, 1);
+  const deadline = Date.now() + 2_000;
+  while (open.size > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(open.size, 1, "the request's connection stays open, the watch's is closed");
+  await transport.json({ method: "GET", path: "/api/v1/namespaces" });
+  assert.equal(open.size, 1, "and the next request reuses it");
 });

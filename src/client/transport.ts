@@ -196,7 +196,7 @@ export class Transport {
     this.requests = new Http1Pool(target, { maxConnections: options.connections ?? 32, connectTimeoutMs });
     // A watch holds its connection for minutes, so watches must never queue behind each other or behind
     // ordinary requests: they get a pool of their own without a connection limit.
-    this.watches = new Http1Pool(target, { connectTimeoutMs });
+    this.watches = new Http1Pool(target, { connectTimeoutMs, reuse: false });
   }
 
   private async headers(spec: RequestSpec, refresh: boolean, body?: string): Promise<Record<string, string>> {
