@@ -103,6 +103,8 @@ export interface PeerRun {
   /** Peer name and its concurrency, e.g. `controller-runtime`, 4. */
   peer: string;
   workers: number;
+  /** Which of the repeated runs of this peer at this concurrency (`--repeat`), from 1; absent when run once. */
+  round?: number;
   /** RSS of the operator once up, with one object in its cache (phase A, before W2): the base of bytesPerObject. */
   emptyRssBytes?: number;
   w1?: W1Result;
@@ -155,6 +157,8 @@ export interface BenchReport {
     sizes: number[];
     workers: number[];
     bestWorkers: number | undefined;
+    /** How many times every peer ran at every concurrency (absent in reports from before `--repeat`). */
+    repeat?: number;
     workloads: string[];
     churnRates: number[];
     churnSeconds: number;

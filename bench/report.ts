@@ -28,7 +28,7 @@ const fixed = (v: number | undefined, digits = 2) => (v === undefined || !Number
 const pct = (v: number | undefined) => (v === undefined ? "–" : `${(v * 100).toFixed(0)} %`);
 
 function label(run: PeerRun): string {
-  return `${run.peer} ×${run.workers}`;
+  return `${run.peer} ×${run.workers}${run.round ? ` #${run.round}` : ""}`;
 }
 
 /** `POST 1.00 · PUT 1.00` per object, writes only. */
@@ -132,39 +132,58 @@ function workloadTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): s
   return table(["peer ×workers", ...commonHeader, ...extraHeader], rows);
 }
 
-/** Converge / peer at the same concurrency: below 1.00 Converge is faster, lighter or cheaper. */
+/** The median of the values present; undefined when there are none. */
+export function median(values: ReadonlyArray<number | undefined>): number | undefined {
+  const v = values.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+/** The runs of `peer` at `workers` (several with `--repeat`). */
+function runsOf(size: SizeResult, peer: string, workers: number): PeerRun[] {
+  return size.runs.filter((r) => r.peer === peer && r.workers === workers);
+}
+
+/**
+ * Converge / peer at the same concurrency: below 1.00 Converge is faster, lighter or cheaper. With repeated runs,
+ * each figure is the ratio of the two peers' medians.
+ */
 function ratioTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): string[] {
   const rows: string[][] = [];
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined || b === 0 || !Number.isFinite(a / b) ? "–" : `${(a / b).toFixed(2)}×`;
   const perObject = (m: Measures | undefined) => (m && m.objects > 0 ? m.cpu.operator / m.objects : undefined);
-  for (const peer of size.runs.filter((r) => r.peer !== "converge")) {
-    const conv = size.runs.find((r) => r.peer === "converge" && r.workers === peer.workers);
-    const a = conv?.[w];
-    const b = peer[w];
-    if (!a || !b) continue;
-    const specific =
-      w === "w3"
-        ? ratio(p99At(conv?.w3, 100), p99At(peer.w3, 100))
-        : w === "w4"
-          ? ratio(conv?.w4?.cpuSecondsPerMinute, peer.w4?.cpuSecondsPerMinute)
-          : w === "w5"
-            ? ratio(conv?.w5?.recoverySeconds, peer.w5?.recoverySeconds)
-            : ratio(a.wallSeconds, b.wallSeconds);
+  const specific = (r: PeerRun): number | undefined =>
+    w === "w3"
+      ? p99At(r.w3, 100)
+      : w === "w4"
+        ? r.w4?.cpuSecondsPerMinute
+        : w === "w5"
+          ? r.w5?.recoverySeconds
+          : r[w]?.wallSeconds;
+  const pairs = new Map<string, { peer: string; workers: number }>();
+  for (const r of size.runs) if (r.peer !== "converge" && r[w]) pairs.set(`${r.peer} ×${r.workers}`, r);
+  let repeated = false;
+  for (const { peer, workers } of pairs.values()) {
+    const conv = runsOf(size, "converge", workers).filter((r) => r[w]);
+    const other = runsOf(size, peer, workers).filter((r) => r[w]);
+    if (!conv.length || !other.length) continue;
+    repeated ||= conv.length > 1 || other.length > 1;
+    const both = (f: (r: PeerRun) => number | undefined) => ratio(median(conv.map(f)), median(other.map(f)));
     rows.push([
-      `Converge / ${label(peer)}`,
-      specific,
-      ratio(perObject(a), perObject(b)),
-      ratio(a.peakRssBytes, b.peakRssBytes),
-      ratio(a.peakAnonBytes, b.peakAnonBytes),
-      ratio(a.settledRssBytes, b.settledRssBytes),
+      `Converge / ${peer} ×${workers}`,
+      both(specific),
+      both((r) => perObject(r[w])),
+      both((r) => r[w]?.peakRssBytes),
+      both((r) => r[w]?.peakAnonBytes),
+      both((r) => r[w]?.settledRssBytes),
     ]);
   }
   const first =
     w === "w3" ? "p99 at 100/s or nearest" : w === "w4" ? "CPU s/min" : w === "w5" ? "recovery time" : "wall time";
-  return rows.length
-    ? table(["ratio (same workers)", first, "CPU per object", "peak RSS", "peak private", "settled RSS"], rows)
-    : [];
+  const head = repeated ? "ratio of medians (same workers)" : "ratio (same workers)";
+  return rows.length ? table([head, first, "CPU per object", "peak RSS", "peak private", "settled RSS"], rows) : [];
 }
 
 /** p99 at `rate`, or at the nearest rate measured. */
@@ -213,31 +232,48 @@ interface Target {
 export function targets(report: BenchReport): Target[] {
   const size = report.sizes.at(-1);
   if (!size) return [];
-  const get = (peer: string, workers: number) => size.runs.find((r) => r.peer === peer && r.workers === workers);
   const out: Target[] = [];
   const check = (name: string, ok: boolean | undefined, detail: string) =>
     out.push({ name, verdict: ok === undefined ? "n/a" : ok ? "met" : "not met", detail });
   const cpuPer = (m: Measures | undefined) => (m?.objects ? m.cpu.operator / m.objects : undefined);
+  // Against controller-runtime at the same concurrency; with repeated runs, the medians.
+  const against = (
+    name: string,
+    workers: number,
+    f: (r: PeerRun) => number | undefined,
+    limit: number,
+    show: (v: number) => string,
+  ) => {
+    const a = median(runsOf(size, "converge", workers).map(f));
+    const b = median(runsOf(size, "controller-runtime", workers).map(f));
+    const ok = a === undefined || b === undefined || b === 0 ? undefined : a / b <= limit;
+    const detail = a === undefined || b === undefined ? "–" : `${show(a)} vs ${show(b)} (${fixed(a / b)}×)`;
+    check(`${name} ≤ ${limit.toFixed(1)}× controller-runtime's (×${workers})`, ok, detail);
+  };
+  const seconds = (v: number) => `${fixed(v)} s`;
+  const ms = (v: number) => `${fixed(v * 1000)} ms`;
+  const megabytes = (v: number) => `${mb(v)} MB`;
   for (const w of report.options.workers) {
-    const c = get("converge", w);
-    const cr = get("controller-runtime", w);
-    const a = c?.w2?.wallSeconds;
-    const b = cr?.w2?.wallSeconds;
-    check(`W2 time ≤ 1.0× controller-runtime's (×${w})`, a && b ? a <= b : undefined, `${fixed(a)} s vs ${fixed(b)} s`);
-    const ca = cpuPer(c?.w2);
-    const cb = cpuPer(cr?.w2);
-    check(
-      `CPU s per object ≤ controller-runtime's (W2, ×${w})`,
-      ca !== undefined && cb !== undefined ? ca <= cb : undefined,
-      `${fixed(ca === undefined ? undefined : ca * 1000)} vs ${fixed(cb === undefined ? undefined : cb * 1000)} ms`,
-    );
-    const ra = c?.w2?.peakRssBytes;
-    const rb = cr?.w2?.peakRssBytes;
-    check(
-      `peak RSS ≤ 1.5× controller-runtime's (W2, ×${w}, N = ${size.n})`,
-      ra && rb ? ra <= 1.5 * rb : undefined,
-      `${ra ? mb(ra) : "–"} vs ${rb ? mb(rb) : "–"} MB`,
-    );
+    for (const wl of ["w1", "w2"] as const) {
+      if (!report.options.workloads.includes(wl)) continue;
+      const W = wl.toUpperCase();
+      against(`${W} time`, w, (r) => r[wl]?.wallSeconds, 1.0, seconds);
+      against(`${W} CPU per object`, w, (r) => cpuPer(r[wl]), 1.0, ms);
+      against(`${W} peak RSS`, w, (r) => r[wl]?.peakRssBytes, 1.2, megabytes);
+    }
+    if (report.options.workloads.includes("w3")) {
+      against(
+        "W3 p99 at 100/s",
+        w,
+        (r) => {
+          const p = p99At(r.w3, 100);
+          return p === undefined ? undefined : p / 1000;
+        },
+        1.0,
+        ms,
+      );
+      against("W3 peak RSS", w, (r) => r.w3?.peakRssBytes, 1.2, megabytes);
+    }
   }
   const converge = size.runs.filter((r) => r.peer === "converge" && r.w2 && !r.w2.failure);
   const best = converge.sort((x, y) => (x.w2?.wallSeconds ?? 0) - (y.w2?.wallSeconds ?? 0))[0];
@@ -285,7 +321,7 @@ function targetLines(report: BenchReport): string[] {
   const t = targets(report);
   if (!t.length) return [];
   return [
-    `## Targets (issue 8), at N = ${report.sizes.at(-1)?.n}`,
+    `## Targets, at N = ${report.sizes.at(-1)?.n}`,
     "",
     ...table(
       ["target", "verdict", "figures"],
@@ -322,7 +358,8 @@ export function markdownReport(report: BenchReport, charts: { latency?: string; 
     "",
     ...headerLines(report).map((l) => (l ? `- ${l}` : l)),
     `Sizes ${o.sizes.join(", ")}; workloads ${o.workloads.join(", ")}; workers ${o.workers.join(", ")}` +
-      `${o.bestWorkers ? ` (and every peer at Converge's best, ${o.bestWorkers})` : ""}; W3 rates ${o.churnRates.join(", ")}/s for ` +
+      `${o.bestWorkers ? ` (and every peer at Converge's best, ${o.bestWorkers})` : ""}` +
+      `${o.repeat && o.repeat > 1 ? `, each run ${o.repeat} times (interleaved; ratios and targets compare medians)` : ""}; W3 rates ${o.churnRates.join(", ")}/s for ` +
       `${o.churnSeconds} s each; W4 resync ${o.resyncSeconds} s, window ${o.idleSeconds} s. ` +
       `${report.seconds.toFixed(0)} s in all. How each figure is measured: bench/README.md.`,
     "",

@@ -34,6 +34,8 @@ Options:
   --peers <list>          any of converge,controller-runtime,kopf,client-node (default all)
   --workers <list>        concurrency of every peer (default 1,4)
   --best <n>              also run every peer at this concurrency (Converge's best), 0 for none (default 16)
+  --repeat <n>            run every peer at every concurrency n times, interleaved; ratios and targets compare
+                          the medians (default 1)
   --limit-workers <n>     the limit's goroutines (default: the highest concurrency run)
   --churn-rates <list>    W3's update rates per second (default 10,50,100,200)
   --churn-seconds <s>     W3's time per rate (default 15)
@@ -43,6 +45,8 @@ Options:
   --out <dir>             where the report goes (default bench/results)
   --no-pin                do not pin the apiserver and the operator to different CPUs
   --peers-module <file>   a module exporting preparePeers() (default bench/peers/index.ts)
+  --node-flags=<flags>    the Converge peer's Node flags, space-separated, instead of those its image runs with
+                          (for trying runtime settings; the report names them)
   --cpu-prof <dir>        write CPU profiles of the Converge peer (V8) and the controller-runtime peer (pprof) into <dir>
   --require-peers         exit 1 when a peer cannot be prepared or a workload fails (for tests)
   --help                  this text
@@ -73,6 +77,7 @@ interface Options {
   peers: string[];
   workers: number[];
   best: number;
+  repeat: number;
   limitWorkers: number;
   churnRates: number[];
   churnSeconds: number;
@@ -84,6 +89,7 @@ interface Options {
   peersModule: string;
   requirePeers: boolean;
   cpuProf: string | undefined;
+  nodeFlags: readonly string[];
 }
 
 function positiveInt(value: string | undefined, flag: string, allowZero = false): number {
@@ -129,6 +135,7 @@ function readOptions(argv: string[]): Options | undefined {
     peers: list(values.peers ?? allPeers.join(","), "--peers", allPeers),
     workers,
     best,
+    repeat: positiveInt(values.repeat ?? "1", "--repeat"),
     limitWorkers,
     churnRates: list(values["churn-rates"] ?? "10,50,100,200", "--churn-rates").map((v) =>
       positiveInt(v, "--churn-rates"),
@@ -142,6 +149,8 @@ function readOptions(argv: string[]): Options | undefined {
     peersModule: resolve(values["peers-module"] ?? join(root, "bench", "peers", "index.ts")),
     requirePeers: values["require-peers"],
     cpuProf: values["cpu-prof"] ? resolve(values["cpu-prof"]) : undefined,
+    nodeFlags:
+      values["node-flags"] !== undefined ? values["node-flags"].split(/\s+/).filter(Boolean) : runtimeNodeFlags,
   };
 }
 
@@ -155,6 +164,7 @@ function parse(argv: string[]) {
       peers: { type: "string" },
       workers: { type: "string" },
       best: { type: "string" },
+      repeat: { type: "string" },
       "limit-workers": { type: "string" },
       "churn-rates": { type: "string" },
       "churn-seconds": { type: "string" },
@@ -166,6 +176,7 @@ function parse(argv: string[]) {
       "peers-module": { type: "string" },
       "require-peers": { type: "boolean", default: false },
       "cpu-prof": { type: "string" },
+      "node-flags": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -185,15 +196,20 @@ interface Prepared {
   limitUnavailable: string | undefined;
 }
 
-const convergePeer: PeerInfo = {
-  name: "converge",
-  description: `Converge (Node ${process.version})`,
-  settings: [
-    `run as its generated Dockerfile runs it: bundled by \`converge build\` and started with \`node ${runtimeNodeFlags.join(" ")}\``,
-    "log level warn, to stderr (default info, to stdout): stdout stays empty, as the contract asks",
-    "shutdownTimeoutMs 4 s (default 30 s): the contract asks for an exit within 5 s of SIGTERM",
-  ],
-};
+function convergePeer(nodeFlags: readonly string[]): PeerInfo {
+  const asImage = nodeFlags.join(" ") === runtimeNodeFlags.join(" ");
+  return {
+    name: "converge",
+    description: `Converge (Node ${process.version})`,
+    settings: [
+      asImage
+        ? `run as its generated Dockerfile runs it: bundled by \`converge build\` and started with \`node ${runtimeNodeFlags.join(" ")}\``
+        : `bundled by \`converge build\` and started with \`node ${nodeFlags.join(" ")}\` (--node-flags; its image runs \`node ${runtimeNodeFlags.join(" ")}\`)`,
+      "log level warn, to stderr (default info, to stdout): stdout stays empty, as the contract asks",
+      "shutdownTimeoutMs 4 s (default 30 s): the contract asks for an exit within 5 s of SIGTERM",
+    ],
+  };
+}
 
 async function preparePeers(opts: Options): Promise<Prepared> {
   const prepared: Prepared = { peers: new Map(), info: [], limit: undefined, limitUnavailable: undefined };
@@ -211,9 +227,9 @@ async function preparePeers(opts: Options): Promise<Prepared> {
     const profile = opts.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProf}`] : [];
     prepared.peers.set("converge", {
       name: "converge",
-      command: { command: process.execPath, args: [...runtimeNodeFlags, ...profile, built.outFile] },
+      command: { command: process.execPath, args: [...opts.nodeFlags, ...profile, built.outFile] },
     });
-    prepared.info.push(convergePeer);
+    prepared.info.push(convergePeer(opts.nodeFlags));
   }
   const others = opts.peers.filter((p) => p !== "converge");
   try {
@@ -310,9 +326,15 @@ async function runSize(
     if (opts.best > 0 && !opts.workers.includes(opts.best)) {
       for (const p of opts.peers) if (prepared.peers.has(p)) configs.push([p, opts.best]);
     }
-    for (const [name, workers] of configs) {
-      log(`-- N = ${n}: ${name} ×${workers}`);
-      size.runs.push(await runPeer(ctx, prepared.peers.get(name) as PeerUnderTest, workers, n));
+    // Repeated runs interleave (every peer at every concurrency, then again), so that a drift of the machine or
+    // the plane over the hour spreads over all of them rather than landing on one.
+    for (let round = 1; round <= opts.repeat; round++) {
+      for (const [name, workers] of configs) {
+        log(`-- N = ${n}: ${name} ×${workers}${opts.repeat > 1 ? ` (run ${round} of ${opts.repeat})` : ""}`);
+        const run = await runPeer(ctx, prepared.peers.get(name) as PeerUnderTest, workers, n);
+        if (opts.repeat > 1) run.round = round;
+        size.runs.push(run);
+      }
     }
     if (prepared.limit) {
       log(`-- N = ${n}: the limit, ${opts.limitWorkers} goroutines`);
@@ -383,6 +405,7 @@ async function main(argv: string[]): Promise<number> {
       sizes: opts.sizes,
       workers: opts.workers,
       bestWorkers: opts.best || undefined,
+      repeat: opts.repeat,
       workloads: opts.workloads,
       churnRates: opts.churnRates,
       churnSeconds: opts.churnSeconds,

@@ -131,7 +131,8 @@ function chart(title: string, panels: Panel[]): string | undefined {
   ].join("\n");
 }
 
-const name = (r: { peer: string; workers: number }) => `${r.peer} ×${r.workers}`;
+const name = (r: { peer: string; workers: number; round?: number }) =>
+  `${r.peer} ×${r.workers}${r.round ? ` #${r.round}` : ""}`;
 
 function largest(report: BenchReport): SizeResult | undefined {
   return report.sizes.at(-1);

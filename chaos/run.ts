@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { buildGoProgram } from "../bench/peers/index.ts";
 import { Client } from "../src/client/index.ts";
 import { ControlPlane } from "../src/cluster/control-plane.ts";
+import { runtimeNodeFlags } from "../src/generate/build.ts";
 import { apiextensionsv1, corev1 } from "../src/types/index.ts";
 import { judge, type ScenarioResult, scenarios, sizes } from "./scenarios.ts";
 import { Task } from "./task.ts";
@@ -59,7 +60,7 @@ if (peers.includes("converge")) {
   launchers.set("converge", {
     name: "converge",
     command: process.execPath,
-    args: ["--max-semi-space-size=4", join(import.meta.dirname, "operator.ts")],
+    args: [...runtimeNodeFlags, join(import.meta.dirname, "operator.ts")],
   });
 }
 if (peers.includes("controller-runtime")) {
