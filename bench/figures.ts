@@ -116,6 +116,11 @@ export interface PeerRun {
   problems: string[];
 }
 
+/** How a run is named in tables and plots: `converge ×4`, or `converge ×4 #2` for the second of repeated runs. */
+export function runLabel(run: Pick<PeerRun, "peer" | "workers" | "round">): string {
+  return `${run.peer} ×${run.workers}${run.round ? ` #${run.round}` : ""}`;
+}
+
 export interface LimitRun {
   workers: number;
   /** The load generator's N creates, timed like W2's. */

@@ -2,7 +2,7 @@
  * Tables (Markdown, so that they read in a terminal and paste into the README) and the report file: a table per
  * workload with every peer's figures, the ratios Converge/peer at the same concurrency, and the issue's targets.
  */
-import type { BenchReport, Measures, PeerRun, SizeResult, W3Result } from "./figures.ts";
+import { type BenchReport, type Measures, type PeerRun, runLabel, type SizeResult, type W3Result } from "./figures.ts";
 import { byVerb, writeVerbs } from "./metrics.ts";
 
 const workloadTitles: Record<string, string> = {
@@ -26,10 +26,6 @@ export function fillRatios(size: SizeResult): void {
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 const fixed = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits));
 const pct = (v: number | undefined) => (v === undefined ? "–" : `${(v * 100).toFixed(0)} %`);
-
-function label(run: PeerRun): string {
-  return `${run.peer} ×${run.workers}${run.round ? ` #${run.round}` : ""}`;
-}
 
 /** `POST 1.00 · PUT 1.00` per object, writes only. */
 function writesPerObject(m: Measures): string {
@@ -128,7 +124,7 @@ function workloadTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): s
   }
   if (w === "w4") extraHeader.push("writes/min", "requests/min", "CPU s/min");
   if (w === "w5") extraHeader.push("missed", "recovery s", "apiserver down s", "sent / refused");
-  const rows = runs.map((r) => [label(r), ...commonCells(r[w]), ...extra(r)]);
+  const rows = runs.map((r) => [runLabel(r), ...commonCells(r[w]), ...extra(r)]);
   return table(["peer ×workers", ...commonHeader, ...extraHeader], rows);
 }
 
@@ -164,12 +160,10 @@ function ratioTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): stri
           : r[w]?.wallSeconds;
   const pairs = new Map<string, { peer: string; workers: number }>();
   for (const r of size.runs) if (r.peer !== "converge" && r[w]) pairs.set(`${r.peer} ×${r.workers}`, r);
-  let repeated = false;
   for (const { peer, workers } of pairs.values()) {
     const conv = runsOf(size, "converge", workers).filter((r) => r[w]);
     const other = runsOf(size, peer, workers).filter((r) => r[w]);
     if (!conv.length || !other.length) continue;
-    repeated ||= conv.length > 1 || other.length > 1;
     const both = (f: (r: PeerRun) => number | undefined) => ratio(median(conv.map(f)), median(other.map(f)));
     rows.push([
       `Converge / ${peer} ×${workers}`,
@@ -182,7 +176,7 @@ function ratioTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): stri
   }
   const first =
     w === "w3" ? "p99 at 100/s or nearest" : w === "w4" ? "CPU s/min" : w === "w5" ? "recovery time" : "wall time";
-  const head = repeated ? "ratio of medians (same workers)" : "ratio (same workers)";
+  const head = size.runs.some((r) => r.round) ? "ratio of medians (same workers)" : "ratio (same workers)";
   return rows.length ? table([head, first, "CPU per object", "peak RSS", "peak private", "settled RSS"], rows) : [];
 }
 
@@ -212,10 +206,10 @@ function sizeSection(size: SizeResult, workloads: readonly string[]): string[] {
     const ratios = ratioTable(size, w);
     if (ratios.length) lines.push(...ratios, "");
   }
-  const problems = size.runs.flatMap((r) => r.problems.map((p) => `- ${label(r)}: ${p}`));
+  const problems = size.runs.flatMap((r) => r.problems.map((p) => `- ${runLabel(r)}: ${p}`));
   const failures = size.runs.flatMap((r) =>
     (["w1", "w2", "w3", "w4", "w5"] as const).flatMap((w) =>
-      r[w]?.failure ? [`- ${label(r)} ${w}: ${r[w]?.failure}`] : [],
+      r[w]?.failure ? [`- ${runLabel(r)} ${w}: ${r[w]?.failure}`] : [],
     ),
   );
   if (problems.length + failures.length) lines.push("Problems:", "", ...problems, ...failures, "");

@@ -2,7 +2,7 @@
  * Small SVG line charts for the report, written by hand (no plotting dependency): memory over time for each
  * workload, and W3 latency over time for each rate, one line per peer and concurrency.
  */
-import type { BenchReport, SizeResult } from "./figures.ts";
+import { type BenchReport, runLabel, type SizeResult } from "./figures.ts";
 
 interface Series {
   name: string;
@@ -131,9 +131,6 @@ function chart(title: string, panels: Panel[]): string | undefined {
   ].join("\n");
 }
 
-const name = (r: { peer: string; workers: number; round?: number }) =>
-  `${r.peer} ×${r.workers}${r.round ? ` #${r.round}` : ""}`;
-
 function largest(report: BenchReport): SizeResult | undefined {
   return report.sizes.at(-1);
 }
@@ -149,7 +146,7 @@ export function memoryChart(report: BenchReport): string | undefined {
       yLabel: "RSS (MB)",
       logY: false,
       series: size.runs.map((r) => ({
-        name: name(r),
+        name: runLabel(r),
         points: (r[w]?.rss ?? []).map(([t, b]): [number, number] => [t, b / 2 ** 20]),
       })),
     }),
@@ -171,7 +168,7 @@ export function latencyChart(report: BenchReport): string | undefined {
       series: size.runs.map((r) => {
         const step = r.w3?.steps.find((s) => s.targetRate === rate);
         const points = (step?.perSecond ?? []).map(([s, , max]): [number, number] => [s + 0.5, max]);
-        return { name: name(r), points };
+        return { name: runLabel(r), points };
       }),
     }),
   );

@@ -23,8 +23,19 @@ function w2(wallSeconds: number, peakRssMb: number, cpuSeconds: number): W2Resul
   return { ...m, createSeconds: 1, limitShare: undefined, writesPerObject: 2 };
 }
 
-function run(peer: string, round: number, wall: number, rss: number, cpu = 1): PeerRun {
-  return { peer, workers: 4, round, w2: w2(wall, rss, cpu), problems: [] };
+function run(peer: string, round: number, wall: number, rss: number): PeerRun {
+  return { peer, workers: 4, round, w2: w2(wall, rss, 1), problems: [] };
+}
+
+/**
+ * Interleaved rounds, as `--repeat` runs them; each round is [Converge's wall s, its peak RSS MB,
+ * controller-runtime's wall s, its peak RSS MB].
+ */
+function rounds(...each: Array<[number, number, number, number]>): PeerRun[] {
+  return each.flatMap(([cw, cr, pw, pr], i) => [
+    run("converge", i + 1, cw, cr),
+    run("controller-runtime", i + 1, pw, pr),
+  ]);
 }
 
 function report(runs: PeerRun[]): BenchReport {
@@ -67,14 +78,7 @@ test("median of odd and even counts, ignoring missing values", () => {
 
 test("the targets compare medians: one slow run of three does not decide the verdict", () => {
   // Converge's walls 10, 30 (an outlier), 11 → median 11; controller-runtime's 12, 12, 12.
-  const runs = [
-    run("converge", 1, 10, 100),
-    run("controller-runtime", 1, 12, 90),
-    run("converge", 2, 30, 100),
-    run("controller-runtime", 2, 12, 90),
-    run("converge", 3, 11, 120),
-    run("controller-runtime", 3, 12, 90),
-  ];
+  const runs = rounds([10, 100, 12, 90], [30, 100, 12, 90], [11, 120, 12, 90]);
   const t = targets(report(runs));
   const time = t.find((x) => x.name.startsWith("W2 time"));
   assert.equal(time?.verdict, "met");
@@ -88,12 +92,7 @@ test("the targets compare medians: one slow run of three does not decide the ver
 });
 
 test("the report lists every run and one ratio row per peer and concurrency", () => {
-  const runs = [
-    run("converge", 1, 10, 100),
-    run("controller-runtime", 1, 20, 100),
-    run("converge", 2, 10, 100),
-    run("controller-runtime", 2, 20, 100),
-  ];
+  const runs = rounds([10, 100, 20, 100], [10, 100, 20, 100]);
   const text = markdownReport(report(runs), {}).join("\n");
   assert.match(text, /\| converge ×4 #1 /);
   assert.match(text, /\| controller-runtime ×4 #2 /);
