@@ -47,7 +47,8 @@ Options:
   --peers-module <file>   a module exporting preparePeers() (default bench/peers/index.ts)
   --node-flags=<flags>    the Converge peer's Node flags, space-separated, instead of those its image runs with
                           (for trying runtime settings; the report names them)
-  --cpu-prof <dir>        write CPU profiles of the Converge peer (V8) and the controller-runtime peer (pprof) into <dir>
+  --cpu-prof <dir>        write CPU profiles of the Converge peer (V8), the controller-runtime peer (pprof) and the
+                          apiserver during W2 (pprof, apiserver-w2-<run>-*.pb.gz) into <dir>
   --require-peers         exit 1 when a peer cannot be prepared or a workload fails (for tests)
   --help                  this text
 `;
@@ -295,7 +296,9 @@ async function runSize(
 ): Promise<SizeResult> {
   const { dir, onTmpfs } = await planeDir();
   log(`== N = ${n}: starting a minimal control plane in ${dir}`);
-  const plane = await ControlPlane.start({ mode: "minimal", name: "bench", dir, apiserverArgs });
+  // Profiling is off in the plane by default; the apiserver's profile during W2 needs it.
+  const args = opts.cpuProf ? [...apiserverArgs, "--profiling=true"] : apiserverArgs;
+  const plane = await ControlPlane.start({ mode: "minimal", name: "bench", dir, apiserverArgs: args });
   const client = await Client.connect({ kubeconfig: plane.kubeconfigPath, fieldManager: "bench", connections: 64 });
   const size: SizeResult = { n, limit: undefined, runs: [] };
   try {
@@ -314,6 +317,7 @@ async function runSize(
       idleSeconds: opts.idleSeconds,
       createInFlight: 64,
       settleMs: opts.settleSeconds * 1000,
+      ...(opts.cpuProf ? { apiserverProfileDir: opts.cpuProf } : {}),
     };
     pinApiserver(ctx);
     if (report.machine.kubeApiserver === "unknown")

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Client } from "../src/client/index.ts";
 import type { ControlPlane } from "../src/cluster/index.ts";
 import { corev1 } from "../src/types/index.ts";
+import { profileApiserver } from "./apiserver-profile.ts";
 import { Bench } from "./crd.ts";
 import type {
   ChurnStep,
@@ -50,6 +51,8 @@ export interface BenchContext {
    * etcd, the operator's last no-op reconciles) do not spill into the next measurement.
    */
   settleMs: number;
+  /** Where CPU profiles of the apiserver during W2 go (`--cpu-prof`), if anywhere. */
+  apiserverProfileDir?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -318,6 +321,9 @@ export function loopOpts(ctx: BenchContext, count: number, timeoutMs = convergeT
 async function w2(ctx: BenchContext, { op, tracker }: Started, n: number, emptyRss: number): Promise<W2Result> {
   ctx.log(`  W2: creating ${n} Benches`);
   const a = await mark(ctx, op);
+  const profiling = ctx.apiserverProfileDir
+    ? await profileApiserver(ctx.plane.kubeconfigPath, ctx.apiserverProfileDir, `w2-${tracker.namespace}`)
+    : undefined;
   const t0 = performance.now();
   let failure: string | undefined;
   const createSeconds = await createBenches(
@@ -333,9 +339,14 @@ async function w2(ctx: BenchContext, { op, tracker }: Started, n: number, emptyR
     failure = (err as Error).message;
   }
   const wall = ((failure ? performance.now() : tracker.lastChange) - t0) / 1000;
+  const profiles = await profiling?.stop().catch((err: Error) => {
+    ctx.log(`  W2: ${err.message}`);
+    return [];
+  });
   await sleep(ctx.settleMs);
   const b = await mark(ctx, op);
   const m = measures(op, a, b, wall, failure ? tracker.converged - 1 : n, n, emptyRss);
+  if (profiles) ctx.log(`  W2: ${profiles.length} apiserver profiles (${profiles[0] ?? "none"} …)`);
   ctx.log(`  W2: ${failure ?? `converged in ${wall.toFixed(2)} s`}`);
   return {
     ...m,

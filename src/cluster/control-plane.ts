@@ -148,6 +148,8 @@ export class ControlPlane {
     const files = {
       caCert: join(dir, "pki", "ca.crt"),
       caKey: join(dir, "pki", "ca.key"),
+      clientCaCert: join(dir, "pki", "client-ca.crt"),
+      clientCaKey: join(dir, "pki", "client-ca.key"),
       apiCert: join(dir, "pki", "apiserver.crt"),
       apiKey: join(dir, "pki", "apiserver.key"),
       saKey: join(dir, "pki", "service-account.key"),
@@ -161,6 +163,8 @@ export class ControlPlane {
     await Promise.all([
       writeFile(files.caCert, pki.ca.cert),
       writeFile(files.caKey, pki.ca.key, { mode: 0o600 }),
+      writeFile(files.clientCaCert, pki.clientCa.cert),
+      writeFile(files.clientCaKey, pki.clientCa.key, { mode: 0o600 }),
       writeFile(files.apiCert, pki.apiserver.cert),
       writeFile(files.apiKey, pki.apiserver.key, { mode: 0o600 }),
       writeFile(files.saKey, pki.serviceAccount.privateKey, { mode: 0o600 }),
@@ -232,7 +236,7 @@ export class ControlPlane {
           `--cert-dir=${join(dir, "pki")}`,
           `--tls-cert-file=${files.apiCert}`,
           `--tls-private-key-file=${files.apiKey}`,
-          `--client-ca-file=${files.caCert}`,
+          `--client-ca-file=${files.clientCaCert}`,
           `--service-account-issuer=${server}/`,
           `--service-account-key-file=${files.saPub}`,
           `--service-account-signing-key-file=${files.saKey}`,
@@ -294,8 +298,9 @@ export class ControlPlane {
             `--cert-dir=${join(dir, "pki", "kcm")}`,
             `--service-account-private-key-file=${files.saKey}`,
             `--root-ca-file=${files.caCert}`,
-            `--cluster-signing-cert-file=${files.caCert}`,
-            `--cluster-signing-key-file=${files.caKey}`,
+            // Approved CSRs become client certificates the apiserver accepts.
+            `--cluster-signing-cert-file=${files.clientCaCert}`,
+            `--cluster-signing-key-file=${files.clientCaKey}`,
             // Per-controller service-account credentials cost ~5 s of token requests at start-up and add nothing
             // to a single-user local plane.
             "--use-service-account-credentials=false",
