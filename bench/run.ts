@@ -335,9 +335,8 @@ async function runSize(
     for (let round = 1; round <= opts.repeat; round++) {
       for (const [name, workers] of configs) {
         log(`-- N = ${n}: ${name} ×${workers}${opts.repeat > 1 ? ` (run ${round} of ${opts.repeat})` : ""}`);
-        const run = await runPeer(ctx, prepared.peers.get(name) as PeerUnderTest, workers, n);
-        if (opts.repeat > 1) run.round = round;
-        size.runs.push(run);
+        const peer = prepared.peers.get(name) as PeerUnderTest;
+        size.runs.push(await runPeer(ctx, peer, workers, n, opts.repeat > 1 ? round : undefined));
       }
     }
     if (prepared.limit) {

@@ -160,10 +160,19 @@ export interface PeerUnderTest {
   command: Command;
 }
 
-/** Runs every selected workload for one peer at one concurrency. Failures are recorded, not thrown. */
-export async function runPeer(ctx: BenchContext, peer: PeerUnderTest, workers: number, n: number): Promise<PeerRun> {
-  const run: PeerRun = { peer: peer.name, workers, problems: [] };
-  const slug = `${peer.name}-${workers}`.replace(/[^a-z0-9-]/g, "-");
+/**
+ * Runs every selected workload for one peer at one concurrency. Failures are recorded, not thrown. A repeated run
+ * (`round`) gets namespaces of its own: the earlier round's are emptied, not deleted.
+ */
+export async function runPeer(
+  ctx: BenchContext,
+  peer: PeerUnderTest,
+  workers: number,
+  n: number,
+  round?: number,
+): Promise<PeerRun> {
+  const run: PeerRun = { peer: peer.name, workers, problems: [], ...(round ? { round } : {}) };
+  const slug = `${peer.name}-${workers}${round ? `-r${round}` : ""}`.replace(/[^a-z0-9-]/g, "-");
   const wants = (w: string) => ctx.workloads.has(w);
   if (wants("w2") || wants("w3") || wants("w5")) {
     await phaseA(ctx, peer, workers, n, `a-${slug}`, run).catch((err: Error) => {

@@ -150,3 +150,32 @@ test("the bench at N = 30: every peer, every workload, every column, and the rep
   assert.match(md, /## Targets/);
   assert.match(await readFile(join(out, `${stamp}-memory.svg`), "utf8"), /^<svg[^>]*>/);
 });
+
+test("the bench with --repeat 2: every round runs, in namespaces of its own, and the ratios come from medians", {
+  timeout: 10 * 60_000,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "converge-bench-repeat-"));
+  try {
+    const res = await run([
+      ...["--n", "10", "--workloads", "w2", "--workers", "1", "--best", "0", "--repeat", "2"],
+      ...["--peers", "converge,controller-runtime", "--settle-seconds", "1", "--out", dir, "--require-peers"],
+    ]);
+    assert.equal(res.code, 0, `bench failed:\n${res.stderr.slice(-4000)}`);
+    const json = (await readdir(dir)).find((f) => f.endsWith(".json"));
+    assert.ok(json);
+    const report = JSON.parse(await readFile(join(dir, json), "utf8")) as BenchReport;
+    const runs = report.sizes[0]?.runs ?? [];
+    assert.deepEqual(
+      runs.map((r) => `${r.peer} #${r.round}`),
+      ["converge #1", "controller-runtime #1", "converge #2", "controller-runtime #2"],
+    );
+    for (const r of runs) {
+      assert.deepEqual(r.problems, [], `${r.peer} #${r.round}: ${r.problems.join("; ")}`);
+      assert.equal(r.w2?.failure, undefined);
+      assert.equal(r.w2?.objects, 10, `${r.peer} #${r.round}: W2 converged ${r.w2?.objects}`);
+    }
+    assert.match(res.stdout, /ratio of medians/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
