@@ -6,9 +6,8 @@
  * away early, so a phase of unknown length is covered by back-to-back short profiles (pprof merges them).
  */
 import { writeFile } from "node:fs/promises";
-import { request } from "node:https";
 import { join } from "node:path";
-import { loadConnection } from "../src/client/config.ts";
+import type { PlaneHttp } from "../src/cluster/http.ts";
 
 const sliceSeconds = 5;
 
@@ -20,31 +19,15 @@ export interface ApiserverProfiling {
   stop(): Promise<string[]>;
 }
 
-/** Starts profiling; files are `<dir>/apiserver-<label>-<k>.pb.gz`. */
-export async function profileApiserver(kubeconfig: string, dir: string, label: string): Promise<ApiserverProfiling> {
-  const conn = await loadConnection({ kubeconfig });
-  const url = new URL(`/debug/pprof/profile?seconds=${sliceSeconds}`, conn.server);
-  const authorization = await conn.authorization();
-  const fetchSlice = () =>
-    new Promise<Buffer>((resolve, reject) => {
-      const req = request(
-        url,
-        { ...conn.tls, headers: authorization ? { authorization } : {}, timeout: (sliceSeconds + 30) * 1000 },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            res.statusCode === 200
-              ? resolve(Buffer.concat(chunks))
-              : reject(new Error(`apiserver profile: HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString()}`)),
-          );
-          res.on("error", reject);
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("apiserver profile: timed out")));
-      req.on("error", reject);
-      req.end();
+/** Starts profiling through the plane's own HTTP client; files are `<dir>/apiserver-<label>-<k>.pb.gz`. */
+export function profileApiserver(http: PlaneHttp, dir: string, label: string): ApiserverProfiling {
+  const fetchSlice = async () => {
+    const res = await http.bytes(`/debug/pprof/profile?seconds=${sliceSeconds}`, {
+      timeoutMs: (sliceSeconds + 30) * 1000,
     });
+    if (res.status !== 200) throw new Error(`apiserver profile: HTTP ${res.status}: ${res.body.toString()}`);
+    return res.body;
+  };
   const files: string[] = [];
   let running = true;
   let failure: Error | undefined;

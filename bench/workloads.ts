@@ -331,7 +331,7 @@ async function w2(ctx: BenchContext, { op, tracker }: Started, n: number, emptyR
   ctx.log(`  W2: creating ${n} Benches`);
   const a = await mark(ctx, op);
   const profiling = ctx.apiserverProfileDir
-    ? await profileApiserver(ctx.plane.kubeconfigPath, ctx.apiserverProfileDir, `w2-${tracker.namespace}`)
+    ? profileApiserver(ctx.plane.http, ctx.apiserverProfileDir, `w2-${tracker.namespace}`)
     : undefined;
   const t0 = performance.now();
   let failure: string | undefined;

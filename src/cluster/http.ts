@@ -64,6 +64,14 @@ export class PlaneHttp {
     return res.body;
   }
 
+  /** A GET of a binary body (a pprof profile), returned as it came. Never throws on status. */
+  async bytes(path: string, options: { timeoutMs?: number } = {}): Promise<{ status: number; body: Buffer }> {
+    const res = await this.open("GET", path, undefined, options);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    return { status: res.statusCode ?? 0, body: Buffer.concat(chunks) };
+  }
+
   /**
    * Opens a watch (or any streaming GET) and calls `onEvent` for every JSON line. Returns a function that
    * closes the stream.
