@@ -3,6 +3,7 @@ import { X509Certificate } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { connect, createServer } from "node:tls";
+import { createCa } from "../pki/index.ts";
 import { createPlanePki } from "./certs.ts";
 
 test("plane PKI: leaf certificates are signed by their CAs and carry the names and usages components check", async () => {
@@ -43,10 +44,10 @@ test("plane PKI: every plane gets its own CA", async () => {
 test("plane PKI: a TLS client with the plane's credentials presents its own certificate alone", async () => {
   const pki = await createPlanePki();
   // The server trusts an unrelated CA, so that the chain it reports is what the client sent, not what it built.
-  const unrelated = await createPlanePki();
+  const unrelated = await createCa({ commonName: "unrelated-ca" });
   const sent = new Promise<number>((resolve) => {
     const server = createServer(
-      { ...pki.apiserver, ca: unrelated.ca.cert, requestCert: true, rejectUnauthorized: false },
+      { ...pki.apiserver, ca: unrelated.cert, requestCert: true, rejectUnauthorized: false },
       (socket) => {
         let count = 0;
         const seen = new Set<string>();
