@@ -116,9 +116,12 @@ test("the sample MySQL: create, restart, roll, repair, back up, and delete keepi
   const cron = await client.get(batchv1.CronJob, { namespace, name: "mysql-sample-backup" });
   assert.equal(cron.spec?.schedule, "0 2 * * *");
   const backupVolume = cron.spec?.jobTemplate.spec?.template.spec?.volumes?.[0]?.persistentVolumeClaim?.claimName;
-  assert.equal(
-    (await client.get(corev1.PersistentVolumeClaim, { namespace, name: backupVolume ?? "" })).status?.phase,
-    "Bound",
+  // Ready waits for the data claim only; the backup claim is bound by the provisioner on its own time.
+  await eventually(
+    "the backup claim to be Bound",
+    async () =>
+      (await client.get(corev1.PersistentVolumeClaim, { namespace, name: backupVolume ?? "" })).status?.phase ===
+      "Bound",
   );
   const secret = await client.get(corev1.Secret, { namespace, name: "mysql-sample-credentials" });
   const passwords = JSON.stringify(secret.data);
