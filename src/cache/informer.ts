@@ -1,6 +1,7 @@
 import type { KubeClient, WatchEvent } from "../client/api.ts";
 import { ApiError, GoneError, isGone, isNotFound, type StatusBody } from "../client/errors.ts";
 import type { KubeObject, ResourceType } from "../types/resource.ts";
+import { SharedStrings } from "./shared-strings.ts";
 import { type IndexFunc, keyOf, Store } from "./store.ts";
 
 /** Receives an informer's changes, in order. `initial` marks objects delivered by a (re)list. */
@@ -78,6 +79,9 @@ export function stripManagedFields<T extends KubeObject>(obj: T): T {
   if (obj.metadata?.managedFields) obj.metadata.managedFields = undefined;
   return obj;
 }
+
+/** One pool for every informer of the process: namespaces and owners' apiVersions repeat across kinds. */
+const sharedStrings = new SharedStrings();
 
 class StalledWatchError extends Error {}
 
@@ -403,7 +407,7 @@ export class Informer<T extends KubeObject> {
 
   private applyPage(items: T[], seen: Set<string>): void {
     for (const raw of items) {
-      const obj = this.transform(this.typed(raw));
+      const obj = this.transform(sharedStrings.shareIn(this.typed(raw)));
       const key = keyOf(obj);
       seen.add(key);
       const old = this.store.set(key, obj);
@@ -476,7 +480,7 @@ export class Informer<T extends KubeObject> {
       if (rv) this.resourceVersion = rv;
       return;
     }
-    const obj = this.transform(this.typed(event.object));
+    const obj = this.transform(sharedStrings.shareIn(this.typed(event.object)));
     const key = keyOf(obj);
     if (event.type === "DELETED") {
       this.store.delete(key);

@@ -186,7 +186,9 @@ test("the Dockerfile: multi-stage on node:24, production dependencies, a bundle,
   assert.match(text, /^COPY --from=build \/app\/dist \.\/dist$/m);
   assert.match(text, /^USER 1000:1000$/m, "the node user, numerically");
   assert.ok(
-    text.trimEnd().endsWith('CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=30", "dist/main.js"]'),
+    text
+      .trimEnd()
+      .endsWith('CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=30", "--max-opt=2", "dist/main.js"]'),
   );
   const user = text.indexOf("\nUSER ");
   assert.ok(user > text.lastIndexOf("\nFROM "), "the final stage runs as the user");
