@@ -68,6 +68,13 @@ export interface ChurnStep {
   sustained: boolean;
   /** Latency over time, per second of the step: [second since the step started, p50 ms, max ms]. */
   perSecond: Array<[number, number, number]>;
+  /**
+   * Where the latency of the updates seen was spent, p50 / p99 ms of each part: `apiserver`, update sent → the
+   * load generator's patch returned; `watch`, sent → the harness's watch of Benches showed the value (what every
+   * watcher of Benches, the operator included, gets about then); `operator`, that Bench event → the ConfigMap
+   * event (the operator's queue, its reconcile and writes, and the ConfigMap's watch).
+   */
+  stages?: { apiserver: [number, number]; watch: [number, number]; operator: [number, number] };
 }
 
 export interface W3Result extends Measures {

@@ -141,7 +141,10 @@ export async function churn(
     client
       .patch(Bench, { namespace: tracker.namespace, name }, "merge", patch)
       .then(
-        () => ledger.record("PATCH", "benches", 200),
+        () => {
+          ledger.record("PATCH", "benches", 200);
+          tracker.acked(name, value);
+        },
         (err: unknown) => {
           failed++;
           tracker.forget(name, value);

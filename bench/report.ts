@@ -180,6 +180,36 @@ function ratioTable(size: SizeResult, w: "w1" | "w2" | "w3" | "w4" | "w5"): stri
   return rows.length ? table([head, first, "CPU per object", "peak RSS", "peak private", "settled RSS"], rows) : [];
 }
 
+/**
+ * Where W3's latency went at 100 updates/s (or the nearest rate): the apiserver taking the update, the watch of
+ * Benches showing it, and the operator turning that event into the ConfigMap's. Empty for results without stages.
+ */
+function stagesTable(size: SizeResult): string[] {
+  const rows: string[][] = [];
+  let rate: number | undefined;
+  for (const run of size.runs) {
+    const steps = run.w3?.steps ?? [];
+    const step = [...steps].sort((a, b) => Math.abs(a.targetRate - 100) - Math.abs(b.targetRate - 100))[0];
+    if (!step?.stages) continue;
+    rate ??= step.targetRate;
+    const { apiserver, watch, operator } = step.stages;
+    rows.push([runLabel(run), apiserver.join(" / "), watch.join(" / "), operator.join(" / ")]);
+  }
+  if (rows.length === 0) return [];
+  return [
+    ...table(
+      [
+        `W3 at ${rate}/s, p50 / p99 ms`,
+        "sent → apiserver took it",
+        "sent → Bench watch shows it",
+        "Bench event → ConfigMap event (the operator)",
+      ],
+      rows,
+    ),
+    "",
+  ];
+}
+
 /** p99 at `rate`, or at the nearest rate measured. */
 function p99At(w3: W3Result | undefined, rate: number): number | undefined {
   if (!w3 || w3.steps.length === 0) return undefined;
@@ -205,6 +235,7 @@ function sizeSection(size: SizeResult, workloads: readonly string[]): string[] {
     lines.push(`### ${workloadTitles[w]}, N = ${size.n}`, "", ...workloadTable(size, w), "");
     const ratios = ratioTable(size, w);
     if (ratios.length) lines.push(...ratios, "");
+    if (w === "w3") lines.push(...stagesTable(size));
   }
   const problems = size.runs.flatMap((r) => r.problems.map((p) => `- ${runLabel(r)}: ${p}`));
   const failures = size.runs.flatMap((r) =>

@@ -27,6 +27,10 @@ interface State {
 export interface LatencySample {
   name: string;
   sentAt: number;
+  /** When the load generator's patch returned: the apiserver had taken the update. */
+  ackedAt: number | undefined;
+  /** When the harness's own watch of Benches showed the value (every watcher of Benches gets it about then). */
+  benchSeenAt: number | undefined;
   seenAt: number;
 }
 
@@ -40,6 +44,8 @@ export class Tracker {
   private readonly states = new Map<string, State>();
   private convergedCount = 0;
   private readonly pending = new Map<string, number>();
+  /** For pending values: when the generator's patch returned, and when the Bench watch showed the value. */
+  private readonly stages = new Map<string, { ackedAt?: number; benchSeenAt?: number }>();
   private readonly latestSent = new Map<string, string>();
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
@@ -95,6 +101,16 @@ export class Tracker {
   /** A write that failed: its value will never show. */
   forget(name: string, value: string): void {
     this.pending.delete(`${name}\u0000${value}`);
+    this.stages.delete(`${name}\u0000${value}`);
+  }
+
+  /** The load generator's write of `value` to Bench `name` returned. */
+  acked(name: string, value: string): void {
+    const key = `${name}\u0000${value}`;
+    if (!this.pending.has(key)) return;
+    const stage = this.stages.get(key);
+    if (stage) stage.ackedAt = performance.now();
+    else this.stages.set(key, { ackedAt: performance.now() });
   }
 
   /**
@@ -115,6 +131,7 @@ export class Tracker {
     const unseen = this.outstanding;
     const superseded = this.pending.size - unseen;
     this.pending.clear();
+    this.stages.clear();
     return { unseen, superseded };
   }
 
@@ -155,6 +172,14 @@ export class Tracker {
     s.generation = obj?.metadata?.generation;
     s.observedGeneration = obj?.status?.observedGeneration;
     s.value = obj?.spec.value;
+    if (s.value !== undefined && this.pending.size > 0) {
+      const key = `${name ?? obj?.metadata?.name ?? ""}\u0000${s.value}`;
+      if (this.pending.has(key)) {
+        const stage = this.stages.get(key);
+        if (!stage) this.stages.set(key, { benchSeenAt: performance.now() });
+        else stage.benchSeenAt ??= performance.now();
+      }
+    }
     this.update(s);
   }
 
@@ -168,7 +193,15 @@ export class Tracker {
       const sentAt = this.pending.get(pendingKey);
       if (sentAt !== undefined) {
         this.pending.delete(pendingKey);
-        this.latencies.push({ name: key, sentAt, seenAt: performance.now() });
+        const stage = this.stages.get(pendingKey);
+        this.stages.delete(pendingKey);
+        this.latencies.push({
+          name: key,
+          sentAt,
+          ackedAt: stage?.ackedAt,
+          benchSeenAt: stage?.benchSeenAt,
+          seenAt: performance.now(),
+        });
       }
     }
     this.update(s);

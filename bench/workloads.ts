@@ -25,7 +25,7 @@ import { churn, createBenches } from "./load.ts";
 import { add, type Ledger, type RequestCounts, scrapeRequests, subtract, withCode, writes } from "./metrics.ts";
 import { type Command, PeerProcess } from "./peer-process.ts";
 import { machineBusySeconds, processCpuSeconds } from "./proc.ts";
-import { Tracker } from "./tracker.ts";
+import { type LatencySample, Tracker } from "./tracker.ts";
 
 export interface BenchContext {
   plane: ControlPlane;
@@ -390,6 +390,23 @@ function percentile(sorted: number[], p: number): number | undefined {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
+/** p50 / p99 of each part of the latency, over the samples that have every timestamp. */
+function stagesOf(lat: readonly LatencySample[]): Pick<ChurnStep, "stages"> {
+  const whole = lat.filter((l) => l.ackedAt !== undefined && l.benchSeenAt !== undefined);
+  if (whole.length === 0) return {};
+  const p = (values: number[]): [number, number] => {
+    const sorted = values.sort((x, y) => x - y);
+    return [round(percentile(sorted, 50) ?? 0), round(percentile(sorted, 99) ?? 0)];
+  };
+  return {
+    stages: {
+      apiserver: p(whole.map((l) => (l.ackedAt as number) - l.sentAt)),
+      watch: p(whole.map((l) => (l.benchSeenAt as number) - l.sentAt)),
+      operator: p(whole.map((l) => l.seenAt - (l.benchSeenAt as number))),
+    },
+  };
+}
+
 /** After a churn step, how long the harness waits for the last updates to show up. */
 const drainMs = 5_000;
 
@@ -421,13 +438,18 @@ async function w3(ctx: BenchContext, { op, tracker }: Started, n: number, emptyR
       maxMs: sorted.at(-1),
       sustained,
       perSecond: perSecond(lat.map((l) => [(l.sentAt - step.startedAt) / 1000, l.seenAt - l.sentAt])),
+      ...stagesOf(lat),
     });
     seenTotal += lat.length;
     churnSeconds += step.seconds;
     const last = steps.at(-1) as ChurnStep;
     ctx.log(
       `  W3: ${rate}/s: reached ${step.achievedRate.toFixed(0)}/s, p50 ${last.p50Ms?.toFixed(1) ?? "-"} ms, ` +
-        `p99 ${last.p99Ms?.toFixed(1) ?? "-"} ms, ${unseen} not seen`,
+        `p99 ${last.p99Ms?.toFixed(1) ?? "-"} ms, ${unseen} not seen` +
+        (last.stages
+          ? ` (p50 / p99 ms: apiserver ${last.stages.apiserver.join(" / ")}, watch ${last.stages.watch.join(" / ")}, ` +
+            `operator ${last.stages.operator.join(" / ")})`
+          : ""),
     );
     await sleep(1_000);
   }
