@@ -175,6 +175,16 @@ export class Cache {
     return s.informer.store.get(id);
   }
 
+  /**
+   * Whether `get(type, key)` answers with objects as the apiserver stores them, managedFields aside (the default
+   * transform drops them, and the apiserver keeps its own on a subresource write): no transform of the user's, and
+   * not a metadata-only informer. A writer that sends a whole object back (a PUT) relies on it.
+   */
+  holdsWhole(type: ResourceType, key: ObjectKey | string): boolean {
+    if (this.options.informerDefaults?.transform) return false;
+    return !this.readerFor(type, objectKey(key).namespace).informer.options.metadataOnly;
+  }
+
   /** Objects of a kind, optionally in one namespace, matching a label selector, or by index. */
   list<T extends KubeObject>(type: ResourceType<T>, opts: ListFromCacheOptions = {}): T[] {
     const s = this.readerFor(type, opts.namespace);

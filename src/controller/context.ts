@@ -192,7 +192,9 @@ export function objectContext<T extends KubeObject, O extends ResourceType, N ex
       return current;
     },
     async status(mutate) {
-      advance(await writeStatus(base.client, type, current, mutate, base.signal));
+      // The object is the cache's (whole unless a transform or a metadata-only informer cut it) or a write's answer.
+      const whole = current !== obj || base.cache.holdsWhole(type, keyFor(current));
+      advance(await writeStatus(base.client, type, current, mutate, base.signal, { whole }));
       return current;
     },
     async apply(childType, desired) {

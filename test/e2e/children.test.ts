@@ -362,9 +362,10 @@ test("a child the apiserver answers 503 is retried with backoff, and the parent 
 test("the parent's conditions are written only over the status they were computed from: a foreign condition stays", async (t) => {
   const namespace = await plane.namespace(t);
   const { proxy, operatorClient } = await throughProxy(t);
-  // The operator's first status write is held for a second; meanwhile another writer adds its own condition.
+  // The operator's first status write (a PUT at the resourceVersion it read) is held for a second; meanwhile another
+  // writer adds its own condition, so the write meets a Conflict and the reconcile runs again on the newer object.
   const held = proxy.inject({
-    verb: "patch",
+    verb: ["update", "patch"],
     path: new RegExp(`/namespaces/${namespace}/stacks/f/status$`),
     action: { delayMs: 1_000 },
     times: 1,
