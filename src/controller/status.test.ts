@@ -3,26 +3,22 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Cache } from "../cache/cache.ts";
 import { FakeClient } from "../client/fake/index.ts";
-import { defineResource, Type } from "../definition/index.ts";
 import * as corev1 from "../types/generated/core.v1.ts";
-import type { ObjectOf } from "../types/resource.ts";
+import { type KubeObject, resourceType } from "../types/resource.ts";
 import { writeStatus } from "./status.ts";
 
-const Dial = defineResource({
+interface Dial extends KubeObject {
+  spec: { size: number };
+  status?: { size?: number; note?: string; items?: string[] };
+}
+const Dial = resourceType<Dial, true>({
   group: "test.converge.dev",
+  version: "v1",
   kind: "Dial",
-  versions: {
-    v1: {
-      spec: Type.Object({ size: Type.Integer() }),
-      status: Type.Object({
-        size: Type.Optional(Type.Integer()),
-        note: Type.Optional(Type.String()),
-        items: Type.Optional(Type.Array(Type.String())),
-      }),
-    },
-  },
+  plural: "dials",
+  namespaced: true,
+  subresources: { status: true },
 });
-type Dial = ObjectOf<typeof Dial>;
 const namespace = "default";
 const key = { namespace, name: "d" };
 
