@@ -2,7 +2,15 @@
  * Tables (Markdown, so that they read in a terminal and paste into the README) and the report file: a table per
  * workload with every peer's figures, the ratios Converge/peer at the same concurrency, and the issue's targets.
  */
-import { type BenchReport, type Measures, type PeerRun, runLabel, type SizeResult, type W3Result } from "./figures.ts";
+import {
+  type BenchReport,
+  type ChurnStep,
+  type Measures,
+  type PeerRun,
+  runLabel,
+  type SizeResult,
+  type W3Result,
+} from "./figures.ts";
 import { byVerb, writeVerbs } from "./metrics.ts";
 
 const workloadTitles: Record<string, string> = {
@@ -188,8 +196,7 @@ function stagesTable(size: SizeResult): string[] {
   const rows: string[][] = [];
   let rate: number | undefined;
   for (const run of size.runs) {
-    const steps = run.w3?.steps ?? [];
-    const step = [...steps].sort((a, b) => Math.abs(a.targetRate - 100) - Math.abs(b.targetRate - 100))[0];
+    const step = stepNear(run.w3, 100);
     if (!step?.stages) continue;
     rate ??= step.targetRate;
     const { apiserver, watch, operator } = step.stages;
@@ -210,11 +217,14 @@ function stagesTable(size: SizeResult): string[] {
   ];
 }
 
+/** W3's step at `rate`, or at the nearest rate measured. */
+function stepNear(w3: W3Result | undefined, rate: number): ChurnStep | undefined {
+  return [...(w3?.steps ?? [])].sort((a, b) => Math.abs(a.targetRate - rate) - Math.abs(b.targetRate - rate))[0];
+}
+
 /** p99 at `rate`, or at the nearest rate measured. */
 function p99At(w3: W3Result | undefined, rate: number): number | undefined {
-  if (!w3 || w3.steps.length === 0) return undefined;
-  const step = [...w3.steps].sort((a, b) => Math.abs(a.targetRate - rate) - Math.abs(b.targetRate - rate))[0];
-  return step?.p99Ms;
+  return stepNear(w3, rate)?.p99Ms;
 }
 
 function sizeSection(size: SizeResult, workloads: readonly string[]): string[] {

@@ -107,10 +107,16 @@ export class Tracker {
   /** The load generator's write of `value` to Bench `name` returned. */
   acked(name: string, value: string): void {
     const key = `${name}\u0000${value}`;
-    if (!this.pending.has(key)) return;
-    const stage = this.stages.get(key);
-    if (stage) stage.ackedAt = performance.now();
-    else this.stages.set(key, { ackedAt: performance.now() });
+    if (this.pending.has(key)) this.stage(key).ackedAt = performance.now();
+  }
+
+  private stage(key: string): { ackedAt?: number; benchSeenAt?: number } {
+    let stage = this.stages.get(key);
+    if (!stage) {
+      stage = {};
+      this.stages.set(key, stage);
+    }
+    return stage;
   }
 
   /**
@@ -174,11 +180,7 @@ export class Tracker {
     s.value = obj?.spec.value;
     if (s.value !== undefined && this.pending.size > 0) {
       const key = `${name ?? obj?.metadata?.name ?? ""}\u0000${s.value}`;
-      if (this.pending.has(key)) {
-        const stage = this.stages.get(key);
-        if (!stage) this.stages.set(key, { benchSeenAt: performance.now() });
-        else stage.benchSeenAt ??= performance.now();
-      }
+      if (this.pending.has(key)) this.stage(key).benchSeenAt ??= performance.now();
     }
     this.update(s);
   }
