@@ -69,8 +69,15 @@ async function runThroughProxy(t: TestContext, namespace: string, transform?: (o
   return proxy;
 }
 
-function statusWrites(proxy: FaultProxy, name: string): string[] {
-  return proxy.requests.filter((q) => q.path.endsWith(`/gauges/${name}/status`)).map((q) => `${q.verb} ${q.status}`);
+/**
+ * The operator's status writes to one Gauge as `verb status`, once each has its answer: the test's own read can see
+ * a write's effect before the proxy has passed the apiserver's answer on (status 0 until then).
+ */
+function statusWrites(proxy: FaultProxy, name: string): Promise<string[]> {
+  return eventually(`${name}'s status writes to be answered`, () => {
+    const writes = proxy.requests.filter((q) => q.path.endsWith(`/gauges/${name}/status`));
+    return writes.every((q) => q.status !== 0) ? writes.map((q) => `${q.verb} ${q.status}`) : undefined;
+  });
 }
 
 test("the status is PUT at the resourceVersion read; a change in between is merged, and nothing is lost", async (t) => {
@@ -83,7 +90,7 @@ test("the status is PUT at the resourceVersion read; a change in between is merg
     const g = await client.get(Gauge, { namespace, name: "calm" });
     return g.status?.size === 1 || undefined;
   });
-  assert.deepEqual(statusWrites(proxy, "calm"), ["update 200"]);
+  assert.deepEqual(await statusWrites(proxy, "calm"), ["update 200"]);
 
   // The operator's first status write is held while another writer changes the spec and a status field of its own.
   const held = proxy.inject({
@@ -110,7 +117,7 @@ test("the status is PUT at the resourceVersion read; a change in between is merg
   });
   assert.equal(final.status?.size, 2);
   assert.equal(final.status?.note, "theirs", "the other writer's field was kept");
-  const writes = statusWrites(proxy, "busy");
+  const writes = await statusWrites(proxy, "busy");
   assert.equal(writes[0], "update 409", `the held PUT met the change: ${writes.join(", ")}`);
   assert.equal(writes[1], "patch 200", `and the difference was merged instead: ${writes.join(", ")}`);
   assert.ok(writes.slice(2).includes("update 200"), `later writes are PUTs again: ${writes.join(", ")}`);
@@ -128,7 +135,7 @@ test("with a transform, cached objects may be cut: the status goes as a merge pa
     const g = await client.get(Gauge, { namespace, name: "cut" });
     return g.status?.size === 3 || undefined;
   });
-  assert.deepEqual(statusWrites(proxy, "cut"), ["patch 200"]);
+  assert.deepEqual(await statusWrites(proxy, "cut"), ["patch 200"]);
   const g = await client.get(Gauge, { namespace, name: "cut" });
   assert.deepEqual(g.metadata?.annotations, { keep: "me" });
 });
