@@ -6,7 +6,14 @@ export interface CpuSplit {
   operator: number;
   apiserver: number;
   etcd: number;
-  /** Everything else on the machine, the harness included. */
+  /** The harness's own process (load generator, tracker, samplers); runs recorded before 2026-12-08 fold it into `other`. */
+  harness?: number;
+  /**
+   * Time the hypervisor ran other guests while this machine wanted the CPU: a round with seconds of it ran on a
+   * slower machine than its neighbours. Runs recorded before 2026-12-08 fold it into `other`.
+   */
+  steal?: number;
+  /** Everything else on the machine (the kernel's own work, other processes). */
   other: number;
 }
 

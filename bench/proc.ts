@@ -76,14 +76,25 @@ export function processTree(root: number): number[] {
   return tree;
 }
 
-/** Busy CPU seconds of the whole machine so far (every CPU, every process): all but idle and iowait. */
-export function machineBusySeconds(): number {
+/**
+ * CPU seconds of the whole machine so far (every CPU, every process): `busy` is all but idle and iowait, steal
+ * included; `steal` is the part the hypervisor gave to other guests while this machine wanted the CPU (a noisy
+ * neighbour, not anything that ran here).
+ */
+export function machineCpuSeconds(): { busy: number; steal: number } {
   const [user, nice, system, , , irq, softirq, steal] = (read("/proc/stat").split("\n")[0] ?? "")
     .trim()
     .split(/\s+/)
     .slice(1)
     .map(Number);
-  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / ticksPerSecond || 0;
+  const busy = ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / ticksPerSecond;
+  return { busy: busy || 0, steal: (steal ?? 0) / ticksPerSecond || 0 };
+}
+
+/** CPU seconds (user + system) of this process, the harness: load generator, tracker and sampler. */
+export function harnessCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 /** One sample of a process tree: time since the sampler started (s), RSS and its private part (bytes), CPU so far (s). */

@@ -63,7 +63,9 @@ function commonCells(m: Measures | undefined): string[] {
     reads(m),
     String(m.conflicts),
     fixed(m.objects > 0 ? (m.cpu.operator / m.objects) * 1000 : undefined, 2),
-    `${fixed(m.cpu.operator, 1)} · ${fixed(m.cpu.apiserver, 1)} · ${fixed(m.cpu.etcd, 1)} · ${fixed(m.cpu.other, 1)}`,
+    [m.cpu.operator, m.cpu.apiserver, m.cpu.etcd, m.cpu.harness, m.cpu.steal, m.cpu.other]
+      .map((s) => fixed(s, 1))
+      .join(" · "),
     mb(m.peakRssBytes),
     m.peakAnonBytes ? mb(m.peakAnonBytes) : "–",
     mb(m.settledRssBytes),
@@ -78,7 +80,7 @@ const commonHeader = [
   "reads (total)",
   "409s",
   "CPU ms/object",
-  "CPU s: operator · apiserver · etcd · other",
+  "CPU s: operator · apiserver · etcd · harness · steal · other",
   "peak RSS MB",
   "peak private MB",
   "settled RSS MB",

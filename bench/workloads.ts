@@ -24,7 +24,7 @@ import type {
 import { churn, createBenches } from "./load.ts";
 import { add, type Ledger, type RequestCounts, scrapeRequests, subtract, withCode, writes } from "./metrics.ts";
 import { type Command, PeerProcess } from "./peer-process.ts";
-import { machineBusySeconds, processCpuSeconds } from "./proc.ts";
+import { harnessCpuSeconds, machineCpuSeconds, processCpuSeconds } from "./proc.ts";
 import { type LatencySample, Tracker } from "./tracker.ts";
 
 export interface BenchContext {
@@ -81,7 +81,8 @@ interface Mark {
   operatorCpu: number;
   apiserverCpu: number;
   etcdCpu: number;
-  machineCpu: number;
+  harnessCpu: number;
+  machineCpu: { busy: number; steal: number };
   /** Seconds on the operator's sampler clock. */
   samplerT: number;
 }
@@ -96,7 +97,8 @@ async function mark(ctx: BenchContext, op: PeerProcess): Promise<Mark> {
     operatorCpu: s.cpuSeconds,
     apiserverCpu: processCpuSeconds(componentPid(ctx.plane, "kube-apiserver")),
     etcdCpu: processCpuSeconds(componentPid(ctx.plane, "etcd")),
-    machineCpu: machineBusySeconds(),
+    harnessCpu: harnessCpuSeconds(),
+    machineCpu: machineCpuSeconds(),
     samplerT: s.t,
   };
 }
@@ -110,8 +112,11 @@ function cpuBetween(a: Mark, b: Mark): CpuSplit {
   const operator = b.operatorCpu - a.operatorCpu;
   const apiserver = Math.max(0, b.apiserverCpu - a.apiserverCpu);
   const etcd = b.etcdCpu - a.etcdCpu;
-  const other = Math.max(0, b.machineCpu - a.machineCpu - operator - apiserver - etcd);
-  return { operator, apiserver, etcd, other };
+  const harness = b.harnessCpu - a.harnessCpu;
+  const steal = b.machineCpu.steal - a.machineCpu.steal;
+  const busy = b.machineCpu.busy - a.machineCpu.busy;
+  const other = Math.max(0, busy - operator - apiserver - etcd - harness - steal);
+  return { operator, apiserver, etcd, harness, steal, other };
 }
 
 function rssBetween(op: PeerProcess, fromT: number, toT: number): Array<[number, number]> {
@@ -624,7 +629,8 @@ async function spawnMeasured(
     operatorCpu: 0,
     apiserverCpu: processCpuSeconds(componentPid(ctx.plane, "kube-apiserver")),
     etcdCpu: processCpuSeconds(componentPid(ctx.plane, "etcd")),
-    machineCpu: machineBusySeconds(),
+    harnessCpu: harnessCpuSeconds(),
+    machineCpu: machineCpuSeconds(),
     samplerT: s.t,
   };
   return { op, a };
