@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import type { Client } from "../src/client/index.ts";
 import type { ControlPlane } from "../src/cluster/index.ts";
-import { corev1 } from "../src/types/index.ts";
+import { corev1, type KubeObject, type ResourceType } from "../src/types/index.ts";
 import { profileApiserver } from "./apiserver-profile.ts";
 import { Bench } from "./crd.ts";
 import type {
@@ -271,9 +271,21 @@ export async function ensureNamespace(ctx: BenchContext, name: string): Promise<
 
 /** Deletes every Bench and ConfigMap of a namespace (no garbage collector runs in a minimal plane). */
 export async function emptyNamespace(ctx: BenchContext, namespace: string): Promise<void> {
-  for (const type of [Bench, corev1.ConfigMap]) {
+  const types: ResourceType<KubeObject>[] = [Bench, corev1.ConfigMap];
+  for (const type of types) {
     const path = ctx.client.path(type, namespace);
-    await ctx.plane.http.expectOk("DELETE", path);
+    // One DELETE of 10,000 objects can outlast the apiserver's one-minute request timeout, which cuts the answer
+    // off; each try deletes what it can in its minute, so the next one is asked until none is left.
+    for (let attempt = 1; ; attempt++) {
+      const answer = await ctx.plane.http.request<{ message?: string }>("DELETE", path).catch((err: Error) => err);
+      if (!(answer instanceof Error) && answer.status >= 200 && answer.status < 300) break;
+      const left = await ctx.client.list(type, { namespace, limit: 1 });
+      if (left.items.length === 0) break;
+      if (attempt === 5) {
+        const why = answer instanceof Error ? answer.message : `HTTP ${answer.status}: ${answer.body?.message ?? ""}`;
+        throw new Error(`DELETE ${path}: objects left after ${attempt} tries (${why})`);
+      }
+    }
   }
   // A finalizer left by a stopped operator would keep its Bench: drop them.
   const left = await ctx.client.list(Bench, { namespace });
