@@ -95,7 +95,10 @@ export interface W4Result extends Measures {
   windowSeconds: number;
   /** API writes in the window, per minute (must be 0). */
   writesPerMinute: number;
-  /** All API requests in the window, per minute. */
+  /**
+   * All API requests after the operator's first 5 s (its start-up list left out), per minute. Runs recorded before
+   * 2026-12-08 counted the whole window, the start-up list included.
+   */
   requestsPerMinute: number;
   /** Operator CPU seconds per minute, after its first 5 s (start-up and initial list left out). */
   cpuSecondsPerMinute: number;

@@ -686,13 +686,14 @@ async function w4(
   const m = measures(op, a, b, window, n, n, run.emptyRssBytes);
   const perMinute = 60 / window;
   const steady = (b.at - warm.at) / 1000;
-  const total = Object.values(m.requests).reduce((s, v) => s + v, 0);
+  // Requests at rest: the start-up list (one WATCH with initial events, or pages of LIST) is not a resync's cost.
+  const atRest = Object.values(operatorRequests(warm, b)).reduce((s, v) => s + v, 0);
   const result: W4Result = {
     ...m,
     resyncSeconds: ctx.resyncSeconds,
     windowSeconds: window,
     writesPerMinute: writes(m.requests) * perMinute,
-    requestsPerMinute: total * perMinute,
+    requestsPerMinute: (atRest * 60) / steady,
     cpuSecondsPerMinute: ((b.operatorCpu - warm.operatorCpu) * 60) / steady,
   };
   if (op.exit !== undefined && op.exit !== "code 0") result.failure = `the operator exited (${op.exit})`;

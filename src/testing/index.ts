@@ -11,13 +11,16 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { homedir } from "node:os";
+import { mkdtemp, rm } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
+import { Client } from "../client/client.ts";
 import { ensureBinaries } from "../cluster/binaries.ts";
 import { ControlPlane, type PlaneMode } from "../cluster/control-plane.ts";
 import { type ClusterCredentials, PlaneHttp } from "../cluster/http.ts";
 import { credentialsFromKubeconfig } from "../cluster/state.ts";
+import { FaultProxy } from "./fault-proxy.ts";
 
 export {
   type FakeAction,
@@ -61,6 +64,14 @@ export interface TestPlane {
    * `converge.dev/test=true` so that leftovers of a killed run are easy to find.
    */
   namespace(t?: { name: string; after: (fn: () => Promise<void>) => void }): Promise<string>;
+  /**
+   * A FaultProxy in front of the plane and a Client that talks through it, both closed after the test (`t.after`):
+   * the client to give the code under test, while the test's own client reads the plane directly.
+   */
+  throughProxy(
+    t: { after: (fn: () => Promise<void>) => void },
+    options?: { fieldManager?: string; maxHoldMs?: number },
+  ): Promise<{ proxy: FaultProxy; client: Client }>;
   /**
    * Runs kubectl (the plane's own, built beside its binaries) with the plane's kubeconfig and `input` on stdin;
    * resolves with its exit code and output, whatever the code (a test asserts on a refusal as on a success).
@@ -134,6 +145,24 @@ function handle(kubeconfig: string, credentials: ClusterCredentials, plane: Cont
         await http.request("DELETE", `/api/v1/namespaces/${name}`);
       });
       return name;
+    },
+    async throughProxy(t, options = {}) {
+      const dir = await mkdtemp(join(tmpdir(), "converge-proxy-"));
+      const proxy = await FaultProxy.start({
+        upstream: credentials,
+        kubeconfigPath: join(dir, "kubeconfig"),
+        ...(options.maxHoldMs ? { maxHoldMs: options.maxHoldMs } : {}),
+      });
+      const client = await Client.connect({
+        kubeconfig: proxy.kubeconfig,
+        ...(options.fieldManager ? { fieldManager: options.fieldManager } : {}),
+      });
+      t.after(async () => {
+        await client.close();
+        await proxy.stop();
+        await rm(dir, { recursive: true, force: true });
+      });
+      return { proxy, client };
     },
     async kubectl(args, input = "") {
       kubectlPath ??= ensureBinaries(["kubectl"]).then(({ kubectl }) => kubectl?.path ?? "kubectl");

@@ -1,13 +1,10 @@
 /** The informer cache on the real plane: metadata-only mode, indexes, transforms, selectors, events. */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { Cache } from "../../src/cache/index.ts";
 import { Client } from "../../src/client/index.ts";
 import { EventRecorder, setControllerReference } from "../../src/controller/index.ts";
-import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
 import { corev1, eventsv1 } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -108,14 +105,7 @@ test("repeated events are aggregated into one Event with a series count", async 
 
 test("an event series starts only once its Event was created, and starts again when that Event is gone", async (t) => {
   const namespace = await plane.namespace(t);
-  const dir = await mkdtemp(join(tmpdir(), "converge-events-"));
-  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
-  const proxied = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "cache-test" });
-  t.after(async () => {
-    await proxied.close();
-    await proxy.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { proxy, client: proxied } = await plane.throughProxy(t, { fieldManager: "cache-test" });
   const cm = await client.create(corev1.ConfigMap, { metadata: { name: "subject", namespace } });
   const recorder = new EventRecorder(proxied, { controller: "converge.dev/test", instance: "test-1" });
   const failing = async () => {

@@ -4,9 +4,6 @@
  * clean-up in reverse order when the parent is deleted.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { Client, type KubeClient } from "../../src/client/index.ts";
 import {
@@ -18,7 +15,7 @@ import {
 } from "../../src/controller/index.ts";
 import { conditions, defineResource, Type } from "../../src/definition/index.ts";
 import { Manager } from "../../src/manager/index.ts";
-import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
+import { eventually, testPlane } from "../../src/testing/index.ts";
 import { apiextensionsv1, appsv1, corev1, type ObjectOf, rbacv1, resourceType } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -296,19 +293,6 @@ async function runOne(t: TestContext, namespace: string, definition: ControllerD
   });
 }
 
-/** A FaultProxy to the plane and a client through it, both gone when the test ends. */
-async function throughProxy(t: TestContext): Promise<{ proxy: FaultProxy; operatorClient: Client }> {
-  const dir = await mkdtemp(join(tmpdir(), "converge-children-"));
-  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
-  const operatorClient = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "children-test" });
-  t.after(async () => {
-    await operatorClient.close();
-    await proxy.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { proxy, operatorClient };
-}
-
 const stackOf = (name: string) =>
   controller(name)
     .for(Stack, { predicates: [generationChanged] })
@@ -330,7 +314,7 @@ test("with a generationChanged predicate, a new parent gets its finalizer and it
 
 test("a child the apiserver answers 503 is retried with backoff, and the parent is never reported Degraded", async (t) => {
   const namespace = await plane.namespace(t);
-  const { proxy, operatorClient } = await throughProxy(t);
+  const { proxy, client: operatorClient } = await plane.throughProxy(t, { fieldManager: "children-test" });
   const unavailable = proxy.inject({
     verb: "patch",
     path: new RegExp(`/namespaces/${namespace}/configmaps/b-child$`),
@@ -361,7 +345,7 @@ test("a child the apiserver answers 503 is retried with backoff, and the parent 
 
 test("the parent's conditions are written only over the status they were computed from: a foreign condition stays", async (t) => {
   const namespace = await plane.namespace(t);
-  const { proxy, operatorClient } = await throughProxy(t);
+  const { proxy, client: operatorClient } = await plane.throughProxy(t, { fieldManager: "children-test" });
   // The operator's first status write (a PUT at the resourceVersion it read) is held for a second; meanwhile another
   // writer adds its own condition, so the write meets a Conflict and the reconcile runs again on the newer object.
   const held = proxy.inject({

@@ -4,15 +4,12 @@
  * neither another writer's change nor the operator's own is lost.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { Client } from "../../src/client/index.ts";
 import { controller, silentLogger } from "../../src/controller/index.ts";
 import { defineResource, Type } from "../../src/definition/index.ts";
 import { Manager } from "../../src/manager/index.ts";
-import { eventually, FaultProxy, testPlane } from "../../src/testing/index.ts";
+import { eventually, type FaultProxy, testPlane } from "../../src/testing/index.ts";
 import { apiextensionsv1, type KubeObject } from "../../src/types/index.ts";
 
 const plane = await testPlane();
@@ -37,9 +34,7 @@ await client.apply(apiextensionsv1.CustomResourceDefinition, Gauge.crd(), { forc
 
 /** A manager whose client goes through a FaultProxy, running one controller that records spec.size in the status. */
 async function runThroughProxy(t: TestContext, namespace: string, transform?: (o: KubeObject) => KubeObject) {
-  const dir = await mkdtemp(join(tmpdir(), "converge-status-"));
-  const proxy = await FaultProxy.start({ upstream: plane.credentials, kubeconfigPath: join(dir, "kubeconfig") });
-  const operatorClient = await Client.connect({ kubeconfig: proxy.kubeconfig, fieldManager: "status-operator" });
+  const { proxy, client: operatorClient } = await plane.throughProxy(t, { fieldManager: "status-operator" });
   const manager = await Manager.create({
     name: "status-test",
     client: operatorClient,
@@ -62,9 +57,6 @@ async function runThroughProxy(t: TestContext, namespace: string, transform?: (o
   t.after(async () => {
     await manager.stop();
     await running;
-    await operatorClient.close();
-    await proxy.stop();
-    await rm(dir, { recursive: true, force: true });
   });
   return proxy;
 }
