@@ -87,7 +87,8 @@ export function machineCpuSeconds(): { busy: number; steal: number } {
     .split(/\s+/)
     .slice(1)
     .map(Number);
-  const busy = ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / ticksPerSecond;
+  const busy =
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / ticksPerSecond;
   return { busy: busy || 0, steal: (steal ?? 0) / ticksPerSecond || 0 };
 }
 
