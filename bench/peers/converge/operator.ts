@@ -2,7 +2,7 @@
  * The Converge peer of the benchmark: the same job as every other peer (see bench/README.md), written the way a
  * Converge user writes it. A Manager scoped to `$BENCH_NAMESPACE` with one controller, `.for(Bench).owns(ConfigMap)`;
  * each reconcile reads the Bench and its ConfigMap from the cache and writes only what differs: the ConfigMap
- * (create, or merge patch), then `status.observedGeneration` through the status subresource.
+ * (create, or update at the resourceVersion read), then `status.observedGeneration` through the status subresource.
  *
  * Environment: KUBECONFIG, BENCH_NAMESPACE, BENCH_WORKERS (maxConcurrentReconciles), BENCH_RESYNC_SECONDS
  * (optional: replay every cached object this often). Warnings and errors go to stderr; stdout stays empty.
@@ -43,10 +43,12 @@ const bench = controller("bench")
       const desired: corev1.ConfigMap = { metadata: { ...key }, data: { value } };
       await ctx.client.create(corev1.ConfigMap, setControllerReference(obj, desired, Bench), { signal: ctx.signal });
     } else if (cm.data?.value !== value || controllerOf(cm)?.uid !== obj.metadata.uid) {
-      // Owner references are a list, which a merge patch replaces whole: send the full list wanted.
-      const { ownerReferences } = setControllerReference(obj, structuredClone(cm), Bench).metadata ?? {};
-      const patch = { metadata: { ownerReferences }, data: { value } };
-      await ctx.client.patch(corev1.ConfigMap, key, "merge", patch, { signal: ctx.signal });
+      // An update at the resourceVersion read, of a copy (the cached object stays as it is): the apiserver's
+      // cheapest write, and the cache reads this operator's own writes, so the version is current unless someone
+      // else changed the ConfigMap; then it throws a Conflict and the reconcile runs again on the newer object.
+      const updated = setControllerReference(obj, structuredClone(cm), Bench);
+      updated.data = { ...updated.data, value };
+      await ctx.client.update(corev1.ConfigMap, updated, { signal: ctx.signal });
     }
     await ctx.status((status) => {
       status.observedGeneration = obj.metadata.generation;
