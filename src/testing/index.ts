@@ -148,19 +148,22 @@ function handle(kubeconfig: string, credentials: ClusterCredentials, plane: Cont
     },
     async throughProxy(t, options = {}) {
       const dir = await mkdtemp(join(tmpdir(), "converge-proxy-"));
-      const proxy = await FaultProxy.start({
+      let proxy: FaultProxy | undefined;
+      let client: Client | undefined;
+      // Registered first, so that a failure half-way (the proxy up, the client not) still cleans up.
+      t.after(async () => {
+        await client?.close();
+        await proxy?.stop();
+        await rm(dir, { recursive: true, force: true });
+      });
+      proxy = await FaultProxy.start({
         upstream: credentials,
         kubeconfigPath: join(dir, "kubeconfig"),
         ...(options.maxHoldMs ? { maxHoldMs: options.maxHoldMs } : {}),
       });
-      const client = await Client.connect({
+      client = await Client.connect({
         kubeconfig: proxy.kubeconfig,
         ...(options.fieldManager ? { fieldManager: options.fieldManager } : {}),
-      });
-      t.after(async () => {
-        await client.close();
-        await proxy.stop();
-        await rm(dir, { recursive: true, force: true });
       });
       return { proxy, client };
     },
