@@ -9,12 +9,12 @@
  *   taskset -apc 0 $(pgrep -n kube-apiserver)
  *   KUBECONFIG=... taskset -c 1 node bench/micro/connections.ts --pid $(pgrep -n kube-apiserver) [--rounds 3]
  */
-import { readFileSync } from "node:fs";
 import { connect } from "node:http2";
 import { parseArgs } from "node:util";
 import { Client } from "../../src/client/index.ts";
 import { credentialsFromKubeconfig } from "../../src/cluster/state.ts";
 import { corev1 } from "../../src/types/index.ts";
+import { processCpuSeconds } from "../proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -51,12 +51,6 @@ for (let i = 0; i < objects; i++) {
     data: { v: "0" },
   });
   latest.set(`o-${i}`, cm);
-}
-
-/** utime + stime of the apiserver, in clock ticks (1/100 s on Linux). */
-function cpuTicks(): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return Number(f[11]) + Number(f[12]);
 }
 
 /** A PUT on the HTTP/2 connection; resolves with the status and the answer's body. */
@@ -115,9 +109,9 @@ async function round(transport: "HTTP/1.1" | "HTTP/2"): Promise<void> {
     }
     await Promise.all(sent);
   })();
-  const before = cpuTicks();
+  const before = processCpuSeconds(pid);
   await Promise.all([...operator, paced]);
-  const cpuMs = (cpuTicks() - before) * 10;
+  const cpuMs = (processCpuSeconds(pid) - before) * 1000;
   latencies.sort((a, b) => a - b);
   const at = (q: number) => (latencies[Math.floor((latencies.length - 1) * q)] ?? 0).toFixed(1);
   process.stdout.write(

@@ -8,11 +8,11 @@
  *   taskset -apc 0 $(pgrep -n kube-apiserver)
  *   KUBECONFIG=... taskset -c 1 node bench/micro/write-cost.ts --pid $(pgrep -n kube-apiserver) [--rounds 5]
  */
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Client } from "../../src/client/index.ts";
 import { corev1 } from "../../src/types/index.ts";
 import { Bench, installBench } from "../crd.ts";
+import { processCpuSeconds } from "../proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -42,11 +42,6 @@ await installBench(client, [ns]).catch(async (err: unknown) => {
   await client.create(corev1.Namespace, { metadata: { name: ns } });
 });
 
-/** utime + stime of the apiserver, in clock ticks (1/100 s on Linux). */
-function cpuTicks(): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return Number(f[11]) + Number(f[12]);
-}
 const names = Array.from({ length: objects }, (_, i) => `b-${i}`);
 const benches = new Map<string, Bench>();
 const configMaps = new Map<string, corev1.ConfigMap>();
@@ -125,10 +120,10 @@ for (let round = 0; round < Number(values.rounds); round++) {
   for (const [label, variant] of Object.entries(variants)) {
     if (only && !only.test(label)) continue;
     await run(variant, 200);
-    const before = cpuTicks();
+    const before = processCpuSeconds(pid);
     const t = performance.now();
     await run(variant, writes);
-    const ms = ((cpuTicks() - before) * 10) / writes;
+    const ms = ((processCpuSeconds(pid) - before) * 1000) / writes;
     const wall = (performance.now() - t) / writes;
     (results.get(label) ?? results.set(label, []).get(label))?.push(ms);
     process.stdout.write(
