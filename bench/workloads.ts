@@ -88,18 +88,21 @@ interface Mark {
 }
 
 async function mark(ctx: BenchContext, op: PeerProcess): Promise<Mark> {
-  const requests = await scrapeRequests(ctx.plane);
-  const s = op.sampler.sample();
+  return markOf(ctx, await scrapeRequests(ctx.plane), op.sampler.sample());
+}
+
+/** A mark from the apiserver's request counts and an operator sample taken by the caller; the rest is read now. */
+function markOf(ctx: BenchContext, requests: RequestCounts, operator: { cpuSeconds: number; t: number }): Mark {
   return {
     at: performance.now(),
     requests,
     harness: ctx.ledger.snapshot(),
-    operatorCpu: s.cpuSeconds,
+    operatorCpu: operator.cpuSeconds,
     apiserverCpu: processCpuSeconds(componentPid(ctx.plane, "kube-apiserver")),
     etcdCpu: processCpuSeconds(componentPid(ctx.plane, "etcd")),
     harnessCpu: harnessCpuSeconds(),
     machineCpu: machineCpuSeconds(),
-    samplerT: s.t,
+    samplerT: operator.t,
   };
 }
 
@@ -633,18 +636,8 @@ async function spawnMeasured(
   await sleep(ctx.settleMs);
   const requests = await scrapeRequests(ctx.plane);
   const op = spawnPeer(ctx, peer, workers, namespace, label, resyncSeconds);
-  const s = op.sampler.sample();
-  const a: Mark = {
-    at: performance.now(),
-    requests,
-    harness: ctx.ledger.snapshot(),
-    operatorCpu: 0,
-    apiserverCpu: processCpuSeconds(componentPid(ctx.plane, "kube-apiserver")),
-    etcdCpu: processCpuSeconds(componentPid(ctx.plane, "etcd")),
-    harnessCpu: harnessCpuSeconds(),
-    machineCpu: machineCpuSeconds(),
-    samplerT: s.t,
-  };
+  // The operator's CPU counts from 0: it was spawned just now.
+  const a = markOf(ctx, requests, { cpuSeconds: 0, t: op.sampler.sample().t });
   return { op, a };
 }
 
